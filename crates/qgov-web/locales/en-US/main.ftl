@@ -1,0 +1,1 @@
+app-name = qgov Quality District

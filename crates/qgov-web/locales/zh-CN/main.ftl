@@ -1,0 +1,1 @@
+app-name = qgov 质量强区

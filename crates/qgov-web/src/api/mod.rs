@@ -1,0 +1,86 @@
+//! The JSON API under `/api/v1`, documented by an OpenAPI 3 document generated from
+//! these handlers (`/api/v1/openapi.json`, browsable at `/api/v1/docs`).
+
+mod accounts;
+mod body;
+mod registers;
+
+use crate::AppState;
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::sync::{Arc, LazyLock};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use body::fields_from_json;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "qgov API",
+        description = "Quality-governance platform of a district market regulator: registers, accounts and audit trail. \
+                       Errors are RFC 9457 problem details (application/problem+json).",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::problem::Problem, crate::problem::ProblemField)),
+    tags(
+        (name = "registers", description = "Market entities, products, locations, departments, inspectors"),
+        (name = "accounts", description = "The calling account and its API tokens; user administration"),
+        (name = "audit", description = "The tamper-evident audit trail")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn openapi_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::list_tokens, accounts::create_token))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(accounts::list_users, accounts::create_user))
+        .routes(routes!(accounts::audit_list))
+        .routes(routes!(accounts::audit_verify))
+        .routes(routes!(registers::enterprises::list, registers::enterprises::create))
+        .routes(routes!(registers::enterprises::get_one, registers::enterprises::patch))
+        .routes(routes!(registers::enterprises::import))
+        .routes(routes!(registers::enterprises::export))
+        .routes(routes!(registers::products::list, registers::products::create))
+        .routes(routes!(registers::products::get_one, registers::products::patch))
+        .routes(routes!(registers::products::import))
+        .routes(routes!(registers::products::export))
+        .routes(routes!(registers::locations::list, registers::locations::create))
+        .routes(routes!(registers::locations::get_one, registers::locations::patch))
+        .routes(routes!(registers::locations::import))
+        .routes(routes!(registers::locations::export))
+        .routes(routes!(registers::departments::list, registers::departments::create))
+        .routes(routes!(registers::departments::get_one, registers::departments::patch))
+        .routes(routes!(registers::departments::import))
+        .routes(routes!(registers::departments::export))
+        .routes(routes!(registers::inspectors::list, registers::inspectors::create))
+        .routes(routes!(registers::inspectors::get_one, registers::inspectors::patch))
+        .routes(routes!(registers::inspectors::import))
+        .routes(routes!(registers::inspectors::export))
+}
+
+static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> = LazyLock::new(|| Arc::new(openapi_router().split_for_parts().1));
+
+/// The generated OpenAPI document.
+pub fn openapi() -> Arc<utoipa::openapi::OpenApi> {
+    OPENAPI.clone()
+}
+
+pub fn router() -> Router<AppState> {
+    let (router, _) = openapi_router().split_for_parts();
+    router.route("/api/v1/openapi.json", get(|| async { axum::Json(openapi()).into_response() }))
+}
