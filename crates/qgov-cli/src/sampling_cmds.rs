@@ -16,7 +16,7 @@ use qgov_sampling::gbt2828::{self, Aql, InspectionLevel, InspectionState, LotOut
 #[derive(clap::Subcommand, Debug)]
 pub enum SamplingCommands {
     /// Double-random draw of targets and inspectors (双随机抽取), or `verify` / `commit`.
-    Draw(DrawArgs),
+    Draw(Box<DrawArgs>),
     /// GB/T 2828.1 sampling plans and switching rules.
     Sampling {
         #[command(subcommand)]
@@ -159,7 +159,7 @@ pub enum CalendarCmd {
 /// Runs one of the sampling commands.
 pub fn run(cmd: SamplingCommands) -> Result<()> {
     match cmd {
-        SamplingCommands::Draw(args) => run_draw(args),
+        SamplingCommands::Draw(args) => run_draw(*args),
         SamplingCommands::Sampling { cmd: PlanCmd::Plan { lot_size, level, aql, severity, json } } => {
             let p = sampling_plan(lot_size, &level, &aql, &severity)?;
             if json {
@@ -273,7 +273,7 @@ fn parse_mode(count: Option<usize>, ratio: Option<&str>) -> Result<Mode> {
 fn parse_seed(hex: &str) -> Result<Vec<u8>> {
     let h = hex.trim();
     let h = h.strip_prefix("0x").unwrap_or(h);
-    if h.is_empty() || h.len() % 2 != 0 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if h.is_empty() || !h.len().is_multiple_of(2) || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("--seed must be an even number of hex digits, got `{hex}`");
     }
     let bytes: Vec<u8> =
@@ -563,9 +563,13 @@ mod tests {
             "--json",
         ])
         .unwrap();
-        assert!(matches!(cli.cmd, SamplingCommands::Draw(DrawArgs { cmd: None, json: true, .. })));
+        assert!(
+            matches!(cli.cmd, SamplingCommands::Draw(ref a) if matches!(**a, DrawArgs { cmd: None, json: true, .. }))
+        );
         let cli = Cli::try_parse_from(["qgov", "draw", "commit", "--seed", SEED]).unwrap();
-        assert!(matches!(cli.cmd, SamplingCommands::Draw(DrawArgs { cmd: Some(DrawSub::Commit { .. }), .. })));
+        assert!(
+            matches!(cli.cmd, SamplingCommands::Draw(ref a) if matches!(**a, DrawArgs { cmd: Some(DrawSub::Commit { .. }), .. }))
+        );
         let cli = Cli::try_parse_from([
             "qgov",
             "draw",
@@ -584,7 +588,9 @@ mod tests {
             "r.json",
         ])
         .unwrap();
-        assert!(matches!(cli.cmd, SamplingCommands::Draw(DrawArgs { cmd: Some(DrawSub::Verify(_)), .. })));
+        assert!(
+            matches!(cli.cmd, SamplingCommands::Draw(ref a) if matches!(**a, DrawArgs { cmd: Some(DrawSub::Verify(_)), .. }))
+        );
         // Flags are required without a subcommand, and mode flags are exclusive.
         assert!(Cli::try_parse_from(["qgov", "draw", "--count", "3"]).is_err());
         assert!(

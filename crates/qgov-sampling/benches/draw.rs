@@ -35,8 +35,17 @@ fn directory() -> DrawInput {
     input
 }
 
+/// Risk-based ratios A=5 %, B=20 %, C=60 %, D=100 %: 150,000 of the 500,000 targets drawn.
 #[divan::bench(sample_count = 10)]
 fn ratio_draw_500k_targets_2k_inspectors(bencher: divan::Bencher) {
     let input = directory();
+    bencher.bench(|| draw(divan::black_box(&input), b"benchmark-seed-0123456789").unwrap());
+}
+
+/// A fixed count of 25,000 targets (5 %) from the same directory.
+#[divan::bench(sample_count = 10)]
+fn count_draw_25k_of_500k_targets(bencher: divan::Bencher) {
+    let mut input = directory();
+    input.mode = Mode::Count(25_000);
     bencher.bench(|| draw(divan::black_box(&input), b"benchmark-seed-0123456789").unwrap());
 }

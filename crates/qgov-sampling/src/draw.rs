@@ -329,27 +329,33 @@ pub fn draw(input: &DrawInput, seed: &[u8]) -> Result<DrawOutcome, DrawError> {
 /// Step 3: indices of the picked targets, in output order.
 fn pick_targets(input: &DrawInput, rng: &mut Stream) -> Result<Vec<usize>, DrawError> {
     let targets = &input.targets;
-    let mut order: Vec<usize> = (0..targets.len()).collect();
-    order.sort_unstable_by(|a, b| targets[*a].id.cmp(&targets[*b].id));
-    if let Some(w) = order.windows(2).find(|w| targets[w[0]].id == targets[w[1]].id) {
-        return Err(DrawError::DuplicateTarget(targets[w[0]].id.clone()));
+    // Sorting (id, index) pairs keeps the keys together in memory: much faster than sorting indices.
+    let mut keyed: Vec<(&str, usize)> = targets.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
+    keyed.sort_unstable();
+    if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(DrawError::DuplicateTarget(w[0].0.to_string()));
     }
     let strata: Vec<(Vec<usize>, usize)> = match &input.mode {
         Mode::Count(k) => {
-            if *k > order.len() {
-                return Err(DrawError::CountTooLarge { requested: *k, available: order.len() });
+            if *k > keyed.len() {
+                return Err(DrawError::CountTooLarge { requested: *k, available: keyed.len() });
             }
-            vec![(order, *k)]
+            vec![(keyed.iter().map(|(_, i)| *i).collect(), *k)]
         }
-        Mode::Ratio(ratios) => CreditRiskClass::ALL
-            .iter()
-            .map(|class| {
-                let members: Vec<usize> =
-                    order.iter().copied().filter(|i| targets[*i].credit_class == *class).collect();
-                let k = ratios.get(class).map_or(0, |r| r.ceil_of(members.len()));
-                (members, k)
-            })
-            .collect(),
+        Mode::Ratio(ratios) => {
+            let mut members: [Vec<usize>; 4] = Default::default();
+            for (_, i) in &keyed {
+                members[targets[*i].credit_class as usize].push(*i);
+            }
+            CreditRiskClass::ALL
+                .iter()
+                .zip(members)
+                .map(|(class, members)| {
+                    let k = ratios.get(class).map_or(0, |r| r.ceil_of(members.len()));
+                    (members, k)
+                })
+                .collect()
+        }
     };
     let mut picked = Vec::new();
     for (mut items, k) in strata {
@@ -373,8 +379,8 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
     }
     // From here on an inspector is known by its position p in id order.
     let sorted: Vec<&Inspector> = order.iter().map(|i| &inspectors[*i]).collect();
-    let by_id: HashMap<&str, u32> = sorted.iter().enumerate().map(|(p, x)| (x.id.as_str(), p as u32)).collect();
-    let mut conflicts: HashMap<&str, Vec<u32>> = HashMap::new();
+    let by_id: FnvMap<&str, u32> = sorted.iter().enumerate().map(|(p, x)| (x.id.as_str(), p as u32)).collect();
+    let mut conflicts: FnvMap<&str, Vec<u32>> = FnvMap::default();
     for (p, x) in sorted.iter().enumerate() {
         for t in &x.conflicts {
             conflicts.entry(t.as_str()).or_default().push(p as u32);
@@ -382,8 +388,18 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
     }
 
     let mut load = vec![0u32; sorted.len()];
-    let mut heap: BinaryHeap<Reverse<(u32, u64, u32)>> =
-        (0..sorted.len() as u32).map(|p| Reverse((0, rng.next_u64(), p))).collect();
+    let mut heap: BinaryHeap<Reverse<u128>> = (0..sorted.len() as u32).map(|p| entry(0, rng.next_u64(), p)).collect();
+    // Grids interned as small integers so the same-grid test is an integer comparison.
+    let mut grid_ids: FnvMap<&str, u32> = FnvMap::default();
+    let inspector_grid: Vec<Option<u32>> = sorted
+        .iter()
+        .map(|x| {
+            x.grid.as_deref().filter(|g| !g.is_empty()).map(|g| {
+                let next = grid_ids.len() as u32;
+                *grid_ids.entry(g).or_insert(next)
+            })
+        })
+        .collect();
     // excluded[p] == stamp marks inspectors excluded for the current target.
     let mut excluded = vec![0usize; sorted.len()];
     let mut stash = Vec::new();
@@ -400,12 +416,12 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
                 excluded[*p as usize] = stamp;
             }
         }
-        let eligible = |p: usize| {
-            excluded[p] != stamp
-                && !(input.avoid_same_grid
-                    && !target.grid.is_empty()
-                    && sorted[p].grid.as_deref() == Some(&target.grid))
+        let target_grid = if input.avoid_same_grid && !target.grid.is_empty() {
+            grid_ids.get(target.grid.as_str()).copied()
+        } else {
+            None
         };
+        let eligible = |p: usize| excluded[p] != stamp && (target_grid.is_none() || inspector_grid[p] != target_grid);
 
         let mut chosen: Vec<u32> = Vec::with_capacity(input.per_target);
         let mut needed: Vec<&str> = Vec::new();
@@ -449,7 +465,7 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
         heap.extend(stash.drain(..));
         for p in &chosen {
             load[*p as usize] += 1;
-            heap.push(Reverse((load[*p as usize], rng.next_u64(), *p)));
+            heap.push(entry(load[*p as usize], rng.next_u64(), *p));
         }
         out.push(Assignment {
             target: target.id.clone(),
@@ -459,18 +475,48 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
     Ok(out)
 }
 
+/// A heap entry ordered exactly like the tuple (load, key, position), packed for speed.
+fn entry(load: u32, key: u64, position: u32) -> Reverse<u128> {
+    Reverse((u128::from(load) << 96) | (u128::from(key) << 32) | u128::from(position))
+}
+
+/// FNV-1a: a fast, fixed hasher for the id look-ups (no HashDoS concern: inputs are the
+/// regulator's own directories, and the hasher does not affect the result).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Pops entries until one satisfies `ok`; the others go to `stash` (to be pushed back).
 fn pop_first(
-    heap: &mut BinaryHeap<Reverse<(u32, u64, u32)>>,
-    stash: &mut Vec<Reverse<(u32, u64, u32)>>,
+    heap: &mut BinaryHeap<Reverse<u128>>,
+    stash: &mut Vec<Reverse<u128>>,
     ok: impl Fn(usize) -> bool,
 ) -> Option<u32> {
-    while let Some(entry) = heap.pop() {
-        let p = entry.0.2;
+    while let Some(e) = heap.pop() {
+        let p = e.0 as u32;
         if ok(p as usize) {
             return Some(p);
         }
-        stash.push(entry);
+        stash.push(e);
     }
     None
 }
