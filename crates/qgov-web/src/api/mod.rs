@@ -1,9 +1,9 @@
 //! The JSON API under `/api/v1`, documented by an OpenAPI 3 document generated from
 //! these handlers (`/api/v1/openapi.json`, browsable at `/api/v1/docs`).
 
-mod accounts;
+pub mod accounts;
 mod body;
-mod registers;
+pub mod registers;
 
 use crate::AppState;
 use axum::Router;
