@@ -150,12 +150,8 @@ impl From<UnifiedCreditCode> for String {
 
 /// GS1 mod-10 check digit of the digits before it.
 pub fn gs1_check_digit(body: &[u8]) -> u8 {
-    let sum: u32 = body
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| (d - b'0') as u32 * if i % 2 == 0 { 3 } else { 1 })
-        .sum();
+    let sum: u32 =
+        body.iter().rev().enumerate().map(|(i, &d)| (d - b'0') as u32 * if i % 2 == 0 { 3 } else { 1 }).sum();
     ((10 - sum % 10) % 10) as u8
 }
 
@@ -257,17 +253,11 @@ mod tests {
     #[test]
     fn rejects_with_reason() {
         assert_eq!(UnifiedCreditCode::parse("9135010").unwrap_err().code(), "id-length");
-        assert_eq!(
-            UnifiedCreditCode::parse("91350100M000100YI3").unwrap_err(),
-            IdError::Charset { pos: 17, ch: 'I' }
-        );
+        assert_eq!(UnifiedCreditCode::parse("91350100M000100YI3").unwrap_err(), IdError::Charset { pos: 17, ch: 'I' });
         assert_eq!(UnifiedCreditCode::parse("9135A100M000100Y43").unwrap_err(), IdError::Division);
         // Change the last body character of the organisation code: GB 11714 check fails.
         assert!(matches!(UnifiedCreditCode::parse("91350100M000100X43"), Err(IdError::OrgCheck { .. })));
-        assert_eq!(
-            UnifiedCreditCode::parse("91350100M000100Y44").unwrap_err(),
-            IdError::Check { expected: '3' }
-        );
+        assert_eq!(UnifiedCreditCode::parse("91350100M000100Y44").unwrap_err(), IdError::Check { expected: '3' });
     }
 
     #[test]

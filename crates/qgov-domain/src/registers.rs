@@ -284,7 +284,9 @@ impl DepartmentDraft {
     pub fn parse(f: &impl Fields) -> Result<Self, FieldErrors> {
         let mut e = FieldErrors::new();
         let code = required(f, &mut e, "code", 40);
-        if !code.is_empty() && !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        if !code.is_empty()
+            && !code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
             e.push("code", "bad-code", "may contain only a-z, 0-9, '-' and '_'");
         }
         let name = required(f, &mut e, "name", 100);
@@ -401,9 +403,17 @@ mod tests {
     #[test]
     fn other_registers() {
         assert!(ProductDraft::parse(&fields(&[("gtin", "6901234567892"), ("name", "x")])).is_ok());
-        assert_eq!(ProductDraft::parse(&fields(&[("gtin", "6901234567891"), ("name", "x")])).unwrap_err().0[0].field, "gtin");
-        assert!(LocationDraft::parse(&fields(&[("gln", "6901234000009"), ("name", "仓库"), ("kind", "warehouse")])).is_ok());
-        assert_eq!(DepartmentDraft::parse(&fields(&[("code", "A B"), ("name", "x")])).unwrap_err().0[0].code, "bad-code");
+        assert_eq!(
+            ProductDraft::parse(&fields(&[("gtin", "6901234567891"), ("name", "x")])).unwrap_err().0[0].field,
+            "gtin"
+        );
+        assert!(
+            LocationDraft::parse(&fields(&[("gln", "6901234000009"), ("name", "仓库"), ("kind", "warehouse")])).is_ok()
+        );
+        assert_eq!(
+            DepartmentDraft::parse(&fields(&[("code", "A B"), ("name", "x")])).unwrap_err().0[0].code,
+            "bad-code"
+        );
         let i = InspectorDraft::parse(&fields(&[
             ("name", "张三"),
             ("department_code", "amr"),

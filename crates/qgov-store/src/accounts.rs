@@ -3,8 +3,8 @@
 
 use crate::audit::WriteTx;
 use crate::{Actor, Result, Store, StoreError, now, on_unique, random_secret, secret_hash};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use qgov_domain::{FieldErrors, Role};
 use serde::Serialize;
 use sqlx::Row;
@@ -193,13 +193,14 @@ impl Store {
     /// Revoke one of `user_id`'s tokens.
     pub async fn revoke_token(&self, actor: &Actor, user_id: i64, token_id: i64) -> Result<ApiToken> {
         let mut w = WriteTx::begin(self).await?;
-        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(token_id)
-            .bind(user_id)
-            .execute(&mut *w.tx)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(now())
+                .bind(token_id)
+                .bind(user_id)
+                .execute(&mut *w.tx)
+                .await?
+                .rows_affected();
         if n == 0 {
             return Err(StoreError::NotFound);
         }
@@ -217,14 +218,16 @@ impl Store {
         let expires = created + time::Duration::hours(SESSION_HOURS);
         let fmt = &time::format_description::well_known::Rfc3339;
         let mut w = WriteTx::begin(self).await?;
-        sqlx::query("INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(secret_hash(&secret))
-            .bind(user.id)
-            .bind(&csrf)
-            .bind(now())
-            .bind(expires.format(fmt).unwrap_or_default())
-            .execute(&mut *w.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(secret_hash(&secret))
+        .bind(user.id)
+        .bind(&csrf)
+        .bind(now())
+        .bind(expires.format(fmt).unwrap_or_default())
+        .execute(&mut *w.tx)
+        .await?;
         w.audit(&Actor::user(&user.username), "session.login", "user", &user.id.to_string(), &(), &()).await?;
         w.commit().await?;
         Ok((secret, SessionInfo { user: user.clone(), csrf_token: csrf }))
@@ -242,7 +245,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let expires: String = row.try_get("expires_at")?;
         let fmt = &time::format_description::well_known::Rfc3339;
-        let live = time::OffsetDateTime::parse(&expires, fmt).map(|e| e > time::OffsetDateTime::now_utc()).unwrap_or(false);
+        let live =
+            time::OffsetDateTime::parse(&expires, fmt).map(|e| e > time::OffsetDateTime::now_utc()).unwrap_or(false);
         if !live {
             return Ok(None);
         }

@@ -19,9 +19,8 @@ pub(crate) struct WriteTx {
 impl WriteTx {
     pub async fn begin(store: &Store) -> Result<Self> {
         let mut tx = store.pool.begin().await?;
-        let row = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row =
+            sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash").fetch_one(&mut *tx).await?;
         Ok(Self { tx, seq: row.try_get(0)?, hash: row.try_get(1)? })
     }
 

@@ -16,8 +16,8 @@ macro_rules! dyn_sql {
 
 mod accounts;
 pub mod audit;
-pub mod testing;
 mod registers;
+pub mod testing;
 
 pub use accounts::{ApiToken, NewUser, SessionInfo, User};
 pub use registers::{

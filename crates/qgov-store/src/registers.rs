@@ -72,15 +72,14 @@ impl RegisterKind {
             RegisterKind::Inspectors => &["department_code"],
         }
     }
-    fn from_sql(self) -> &'static str {
+    fn select_sql(self) -> &'static str {
         match self {
             RegisterKind::Enterprises => "SELECT r.* FROM market_entities r",
-            RegisterKind::Products | RegisterKind::Locations => {
-                if self == RegisterKind::Products {
-                    "SELECT r.*, e.uscc AS owner_uscc, e.name AS owner_name FROM products r LEFT JOIN market_entities e ON e.id = r.owner_entity_id"
-                } else {
-                    "SELECT r.*, e.uscc AS owner_uscc, e.name AS owner_name FROM locations r LEFT JOIN market_entities e ON e.id = r.owner_entity_id"
-                }
+            RegisterKind::Products => {
+                "SELECT r.*, e.uscc AS owner_uscc, e.name AS owner_name FROM products r LEFT JOIN market_entities e ON e.id = r.owner_entity_id"
+            }
+            RegisterKind::Locations => {
+                "SELECT r.*, e.uscc AS owner_uscc, e.name AS owner_name FROM locations r LEFT JOIN market_entities e ON e.id = r.owner_entity_id"
             }
             RegisterKind::Departments => "SELECT r.* FROM departments r",
             RegisterKind::Inspectors => {
@@ -98,9 +97,15 @@ impl RegisterKind {
     }
     fn search_sql(self) -> &'static str {
         match self {
-            RegisterKind::Enterprises => "(LOWER(r.name) LIKE $1 OR LOWER(r.uscc) LIKE $1 OR LOWER(COALESCE(r.address, '')) LIKE $1)",
-            RegisterKind::Products => "(LOWER(r.name) LIKE $1 OR r.gtin LIKE $1 OR LOWER(COALESCE(r.brand, '')) LIKE $1)",
-            RegisterKind::Locations => "(LOWER(r.name) LIKE $1 OR r.gln LIKE $1 OR LOWER(COALESCE(r.address, '')) LIKE $1)",
+            RegisterKind::Enterprises => {
+                "(LOWER(r.name) LIKE $1 OR LOWER(r.uscc) LIKE $1 OR LOWER(COALESCE(r.address, '')) LIKE $1)"
+            }
+            RegisterKind::Products => {
+                "(LOWER(r.name) LIKE $1 OR r.gtin LIKE $1 OR LOWER(COALESCE(r.brand, '')) LIKE $1)"
+            }
+            RegisterKind::Locations => {
+                "(LOWER(r.name) LIKE $1 OR r.gln LIKE $1 OR LOWER(COALESCE(r.address, '')) LIKE $1)"
+            }
             RegisterKind::Departments => "(LOWER(r.name) LIKE $1 OR LOWER(r.code) LIKE $1)",
             RegisterKind::Inspectors => "(LOWER(r.name) LIKE $1 OR LOWER(r.certificate_no) LIKE $1)",
         }
@@ -273,7 +278,10 @@ async fn entity_id_of(tx: &mut Transaction<'static, Any>, uscc: &UnifiedCreditCo
         .await?)
 }
 
-async fn owner_ref(tx: &mut Transaction<'static, Any>, owner: &Option<UnifiedCreditCode>) -> Result<Result<Refs, FieldErrors>> {
+async fn owner_ref(
+    tx: &mut Transaction<'static, Any>,
+    owner: &Option<UnifiedCreditCode>,
+) -> Result<Result<Refs, FieldErrors>> {
     let Some(uscc) = owner else { return Ok(Ok(Refs::default())) };
     match entity_id_of(tx, uscc).await? {
         Some(id) => Ok(Ok(Refs { owner: Some(id), department: None })),
@@ -293,7 +301,9 @@ impl Register for MarketEntity {
     fn owner(&self) -> Option<i64> {
         Some(self.id)
     }
-    fn force_owner(_: &mut MarketEntityDraft, _: &UnifiedCreditCode) -> bool { false }
+    fn force_owner(_: &mut MarketEntityDraft, _: &UnifiedCreditCode) -> bool {
+        false
+    }
     const KIND: RegisterKind = RegisterKind::Enterprises;
     const KEY: &'static str = "uscc";
     fn key(d: &MarketEntityDraft) -> String {
@@ -370,7 +380,10 @@ impl Register for Product {
     fn owner(&self) -> Option<i64> {
         self.owner_entity_id
     }
-    fn force_owner(d: &mut ProductDraft, uscc: &UnifiedCreditCode) -> bool { d.owner_uscc = Some(uscc.clone()); true }
+    fn force_owner(d: &mut ProductDraft, uscc: &UnifiedCreditCode) -> bool {
+        d.owner_uscc = Some(uscc.clone());
+        true
+    }
     const KIND: RegisterKind = RegisterKind::Products;
     const KEY: &'static str = "gtin";
     fn key(d: &ProductDraft) -> String {
@@ -436,7 +449,10 @@ impl Register for Location {
     fn owner(&self) -> Option<i64> {
         self.owner_entity_id
     }
-    fn force_owner(d: &mut LocationDraft, uscc: &UnifiedCreditCode) -> bool { d.owner_uscc = Some(uscc.clone()); true }
+    fn force_owner(d: &mut LocationDraft, uscc: &UnifiedCreditCode) -> bool {
+        d.owner_uscc = Some(uscc.clone());
+        true
+    }
     const KIND: RegisterKind = RegisterKind::Locations;
     const KEY: &'static str = "gln";
     fn key(d: &LocationDraft) -> String {
@@ -505,7 +521,9 @@ impl Register for Department {
     fn owner(&self) -> Option<i64> {
         None
     }
-    fn force_owner(_: &mut DepartmentDraft, _: &UnifiedCreditCode) -> bool { false }
+    fn force_owner(_: &mut DepartmentDraft, _: &UnifiedCreditCode) -> bool {
+        false
+    }
     const KIND: RegisterKind = RegisterKind::Departments;
     const KEY: &'static str = "code";
     fn key(d: &DepartmentDraft) -> String {
@@ -556,7 +574,9 @@ impl Register for Inspector {
     fn owner(&self) -> Option<i64> {
         None
     }
-    fn force_owner(_: &mut InspectorDraft, _: &UnifiedCreditCode) -> bool { false }
+    fn force_owner(_: &mut InspectorDraft, _: &UnifiedCreditCode) -> bool {
+        false
+    }
     const KIND: RegisterKind = RegisterKind::Inspectors;
     const KEY: &'static str = "certificate_no";
     fn key(d: &InspectorDraft) -> String {
@@ -584,7 +604,11 @@ impl Register for Inspector {
             Some(id) => Ok(Refs { owner: None, department: Some(id) }),
             None => {
                 let mut e = FieldErrors::new();
-                e.push("department_code", "unknown-department", format!("no department with code {:?}", d.department_code));
+                e.push(
+                    "department_code",
+                    "unknown-department",
+                    format!("no department with code {:?}", d.department_code),
+                );
                 Err(e)
             }
         })
@@ -657,7 +681,7 @@ fn table_of(kind: RegisterKind) -> &'static str {
 }
 
 async fn fetch_one<R: Register>(e: impl sqlx::Executor<'_, Database = Any>, id: i64) -> Result<R> {
-    let row = sqlx::query(dyn_sql!("{} WHERE r.id = $1", R::KIND.from_sql()))
+    let row = sqlx::query(dyn_sql!("{} WHERE r.id = $1", R::KIND.select_sql()))
         .bind(id)
         .fetch_optional(e)
         .await?
@@ -665,7 +689,12 @@ async fn fetch_one<R: Register>(e: impl sqlx::Executor<'_, Database = Any>, id: 
     R::from_row(&row)
 }
 
-async fn key_owner(tx: &mut Transaction<'static, Any>, kind: RegisterKind, key_col: &str, key: &str) -> Result<Option<i64>> {
+async fn key_owner(
+    tx: &mut Transaction<'static, Any>,
+    kind: RegisterKind,
+    key_col: &str,
+    key: &str,
+) -> Result<Option<i64>> {
     Ok(sqlx::query_scalar(dyn_sql!("SELECT id FROM {} WHERE {key_col} = $1", table_of(kind)))
         .bind(key)
         .fetch_optional(&mut **tx)
@@ -740,7 +769,7 @@ impl Store {
         };
         let per_page = q.per_page.clamp(1, 500);
         let page = q.page.max(1);
-        let from = kind.from_sql();
+        let from = kind.select_sql();
         let count_sql = format!("SELECT COUNT(*) FROM ({from} WHERE {where_sql}) c");
         let list_sql = format!(
             "{from} WHERE {where_sql} ORDER BY {order} LIMIT {per_page} OFFSET {}",
@@ -872,8 +901,24 @@ macro_rules! register_api {
 register_api!(MarketEntity, MarketEntityDraft, create_entity, update_entity, entity, list_entities, import_entities);
 register_api!(Product, ProductDraft, create_product, update_product, product, list_products, import_products);
 register_api!(Location, LocationDraft, create_location, update_location, location, list_locations, import_locations);
-register_api!(Department, DepartmentDraft, create_department, update_department, department, list_departments, import_departments);
-register_api!(Inspector, InspectorDraft, create_inspector, update_inspector, inspector, list_inspectors, import_inspectors);
+register_api!(
+    Department,
+    DepartmentDraft,
+    create_department,
+    update_department,
+    department,
+    list_departments,
+    import_departments
+);
+register_api!(
+    Inspector,
+    InspectorDraft,
+    create_inspector,
+    update_inspector,
+    inspector,
+    list_inspectors,
+    import_inspectors
+);
 
 impl Store {
     /// The market entity with this credit code.

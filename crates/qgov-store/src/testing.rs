@@ -21,8 +21,12 @@ pub async fn fresh_database(engine: crate::Engine) -> String {
             );
             sqlx::any::install_default_drivers();
             let name = format!("qgov_t_{}", &random_secret()[..16]);
-            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to QGOV_TEST_PG_URL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+            let mut conn =
+                <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("connect to QGOV_TEST_PG_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             let query = admin.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
             format!("{base}/{name}{query}")

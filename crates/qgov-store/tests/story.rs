@@ -41,10 +41,18 @@ async fn story(engine: Engine) {
     let rows = vec![
         (2, Ok(entity("MA05K1TR", "乙"))),
         (3, Ok(entity("MA05K1TQ", "已存在"))),
-        (4, Err(FieldErrors(vec![qgov_domain::FieldError { field: "uscc".into(), code: "id-check", message: "bad".into() }]))),
+        (
+            4,
+            Err(FieldErrors(vec![qgov_domain::FieldError {
+                field: "uscc".into(),
+                code: "id-check",
+                message: "bad".into(),
+            }])),
+        ),
         (5, Ok(entity("MA05K1TR", "文件内重复"))),
     ];
-    let errs = store.import_entities(&admin, rows.clone(), ImportMode::AllOrNothing, &|_| {}).await.unwrap().unwrap_err();
+    let errs =
+        store.import_entities(&admin, rows.clone(), ImportMode::AllOrNothing, &|_| {}).await.unwrap().unwrap_err();
     let bad: Vec<(usize, &str)> = errs.iter().map(|e| (e.row, e.column.as_str())).collect();
     assert_eq!(bad, [(3, "uscc"), (4, "uscc"), (5, "uscc")]);
     assert_eq!(store.list_entities(&ListQuery::default()).await.unwrap().total, 1, "nothing half-written");
@@ -57,7 +65,14 @@ async fn story(engine: Engine) {
         let body = format!("MA0{:05}", i);
         store.create_entity(&admin, &entity(&body.replace('I', "1"), &format!("批量{i:02}"))).await.unwrap();
     }
-    let q = ListQuery { q: Some("批量".into()), sort: Some("name".into()), dir: SortDir::Desc, per_page: 10, page: 2, ..Default::default() };
+    let q = ListQuery {
+        q: Some("批量".into()),
+        sort: Some("name".into()),
+        dir: SortDir::Desc,
+        per_page: 10,
+        page: 2,
+        ..Default::default()
+    };
     let p = store.list_entities(&q).await.unwrap();
     assert_eq!(p.total, 30);
     assert_eq!(p.items.len(), 10);
@@ -99,11 +114,31 @@ async fn story(engine: Engine) {
 
     // Accounts, tokens, sessions.
     let user = store
-        .create_user(&admin, &NewUser { username: "ent1".into(), password: "correct horse".into(), role: Role::Enterprise, department_id: None, entity_id: Some(a.id) })
+        .create_user(
+            &admin,
+            &NewUser {
+                username: "ent1".into(),
+                password: "correct horse".into(),
+                role: Role::Enterprise,
+                department_id: None,
+                entity_id: Some(a.id),
+            },
+        )
         .await
         .unwrap();
     assert!(matches!(
-        store.create_user(&admin, &NewUser { username: "ent1".into(), password: "another pass".into(), role: Role::Admin, department_id: None, entity_id: None }).await,
+        store
+            .create_user(
+                &admin,
+                &NewUser {
+                    username: "ent1".into(),
+                    password: "another pass".into(),
+                    role: Role::Admin,
+                    department_id: None,
+                    entity_id: None
+                }
+            )
+            .await,
         Err(StoreError::Conflict { field: "username", .. })
     ));
     assert!(store.check_password("ent1", "correct horse").await.unwrap().is_some());
