@@ -1,0 +1,81 @@
+//! The `qgov` command as a user runs it: accounts, tokens, imports and their errors.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn qgov(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qgov"))
+        .args(args)
+        .env("QGOV_DATABASE_URL", url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn code(body: &str) -> String {
+    qgov_domain::UnifiedCreditCode::compose("91120116", body).unwrap().to_string()
+}
+
+#[tokio::test]
+async fn accounts_tokens_and_imports() {
+    let url = qgov_store::testing::fresh_database(qgov_store::Engine::Sqlite).await;
+    let out = qgov(&url, &["migrate"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = qgov(&url, &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"], Some("a long password\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = qgov(&url, &["user", "create", "--username", "x", "--role", "root", "--password-stdin"], Some("a long password"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown role \"root\""), "{}", text(&out.stderr));
+    let out = qgov(&url, &["user", "create", "--username", "e", "--role", "enterprise", "--password-stdin"], Some("a long password"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--enterprise"), "{}", text(&out.stderr));
+    let out = qgov(&url, &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"], Some("a long password"));
+    assert!(!out.status.success(), "duplicate username refused");
+    let out = qgov(&url, &["user", "create", "--username", "short", "--role", "admin", "--password-stdin"], Some("short"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("password"), "{}", text(&out.stderr));
+
+    let out = qgov(&url, &["token", "create", "--username", "boss"], None);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    let token = stdout.lines().last().unwrap();
+    assert!(token.starts_with("qgov_") && token.len() > 40, "{stdout}");
+    let store = qgov_store::Store::connect(&url).await.unwrap();
+    assert_eq!(store.user_by_token(token).await.unwrap().unwrap().0.username, "boss");
+
+    // Import: a bad file is refused whole, naming each bad row and column.
+    let dir = std::env::temp_dir().join(format!("qgov-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, format!("uscc,name\n{},甲\n91120116MA05K1TQ00,乙\n{},\n", code("MA05K1T1"), code("MA05K1T2"))).unwrap();
+    let out = qgov(&url, &["import", "enterprises", bad.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("row 3, column uscc") && err.contains("row 4, column name") && err.contains("nothing was stored"), "{err}");
+    assert_eq!(store.list_entities(&Default::default()).await.unwrap().total, 0);
+    let out = qgov(&url, &["import", "enterprises", bad.to_str().unwrap(), "--skip-invalid"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("imported 1 enterprises"));
+    let out = qgov(&url, &["import", "factories", bad.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unknown register"));
+
+    let out = qgov(&url, &["audit", "verify"], None);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("audit chain intact"));
+
+    let out = qgov("mysql://nope", &["migrate"], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unsupported database URL"), "{}", text(&out.stderr));
+}
