@@ -11,27 +11,90 @@ use std::collections::HashMap;
 
 /// Streets and towns of Binhai New Area (the grid is street + a number).
 const STREETS: &[&str] = &[
-    "新港街道", "塘沽街道", "杭州道街道", "新河街道", "大沽街道", "新北街道", "北塘街道", "胡家园街道",
-    "汉沽街道", "寨上街道", "茶淀街道", "大港街道", "古林街道", "海滨街道", "泰达街道", "新城镇", "中塘镇", "太平镇",
+    "新港街道",
+    "塘沽街道",
+    "杭州道街道",
+    "新河街道",
+    "大沽街道",
+    "新北街道",
+    "北塘街道",
+    "胡家园街道",
+    "汉沽街道",
+    "寨上街道",
+    "茶淀街道",
+    "大港街道",
+    "古林街道",
+    "海滨街道",
+    "泰达街道",
+    "新城镇",
+    "中塘镇",
+    "太平镇",
 ];
 const PLACE_WORDS: &[&str] = &[
     "滨海", "泰达", "塘沽", "汉沽", "大港", "北塘", "临港", "渤海", "津港", "海河", "中新", "海晟", "津滨", "港城",
     "新河", "蓝海", "盛达", "恒通", "华源", "鑫泰", "瑞丰", "宏达", "金海", "和顺",
 ];
-const SURNAMES: &[&str] = &["张", "王", "李", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞"];
+const SURNAMES: &[&str] =
+    &["张", "王", "李", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭"];
+const GIVEN: &[&str] =
+    &["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "涛", "明", "超", "霞"];
 
-/// (industry, share of entities, name suffixes, entity type, product names, location kind)
-const PROFILE: &[(Industry, usize, &[&str], &str, &[&str], &str)] = &[
-    (Industry::FoodProduction, 50, &["食品有限公司", "食品科技有限公司", "乳业有限公司"], "company", &["纯牛奶 250ml", "酸奶 200g", "速冻水饺 1kg", "挂面 500g", "酱油 500ml"], "factory"),
-    (Industry::FoodRetail, 45, &["超市有限公司", "便利店", "副食品商店"], "company", &["大米 5kg", "食用植物油 5L"], "store"),
+/// One industry of the demo: (industry, number of entities, name suffixes, entity type,
+/// product names, location kind).
+type Profile = (Industry, usize, &'static [&'static str], &'static str, &'static [&'static str], &'static str);
+
+const PROFILE: &[Profile] = &[
+    (
+        Industry::FoodProduction,
+        50,
+        &["食品有限公司", "食品科技有限公司", "乳业有限公司"],
+        "company",
+        &["纯牛奶 250ml", "酸奶 200g", "速冻水饺 1kg", "挂面 500g", "酱油 500ml"],
+        "factory",
+    ),
+    (
+        Industry::FoodRetail,
+        45,
+        &["超市有限公司", "便利店", "副食品商店"],
+        "company",
+        &["大米 5kg", "食用植物油 5L"],
+        "store",
+    ),
     (Industry::Catering, 40, &["餐饮管理有限公司", "海鲜酒楼", "快餐店"], "company", &[], "restaurant"),
-    (Industry::FarmProduce, 40, &["农民专业合作社", "家庭农场", "蔬菜种植专业合作社"], "cooperative", &["黄瓜", "西红柿", "小站稻米 10kg"], "farm"),
+    (
+        Industry::FarmProduce,
+        40,
+        &["农民专业合作社", "家庭农场", "蔬菜种植专业合作社"],
+        "cooperative",
+        &["黄瓜", "西红柿", "小站稻米 10kg"],
+        "farm",
+    ),
     (Industry::Pharmaceuticals, 25, &["大药房", "医药有限公司"], "company", &["布洛芬缓释胶囊", "维生素C片"], "store"),
     (Industry::Petrochemicals, 15, &["石化有限公司", "化工有限公司"], "company", &["聚丙烯颗粒 25kg"], "factory"),
-    (Industry::Equipment, 20, &["装备制造有限公司", "重工机械有限公司"], "company", &["电动葫芦", "压力容器"], "factory"),
-    (Industry::Vehicles, 15, &["汽车销售服务有限公司", "汽车零部件有限公司"], "company", &["电动自行车", "汽车轮胎"], "store"),
-    (Industry::BuildingMaterials, 25, &["建材有限公司", "混凝土有限公司", "钢材贸易有限公司"], "company", &["预拌混凝土 C30", "普通硅酸盐水泥 42.5", "热轧带肋钢筋 HRB400"], "factory"),
+    (
+        Industry::Equipment,
+        20,
+        &["装备制造有限公司", "重工机械有限公司"],
+        "company",
+        &["电动葫芦", "压力容器"],
+        "factory",
+    ),
+    (
+        Industry::Vehicles,
+        15,
+        &["汽车销售服务有限公司", "汽车零部件有限公司"],
+        "company",
+        &["电动自行车", "汽车轮胎"],
+        "store",
+    ),
+    (
+        Industry::BuildingMaterials,
+        25,
+        &["建材有限公司", "混凝土有限公司", "钢材贸易有限公司"],
+        "company",
+        &["预拌混凝土 C30", "普通硅酸盐水泥 42.5", "热轧带肋钢筋 HRB400"],
+        "factory",
+    ),
     (Industry::ECommerce, 20, &["电子商务有限公司", "网络科技有限公司"], "company", &["进口奶粉 800g"], "warehouse"),
     (Industry::ColdChain, 15, &["冷链物流有限公司", "冷藏仓储有限公司"], "company", &[], "warehouse"),
 ];
@@ -84,13 +147,21 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
     for (industry, count, suffixes, entity_type, products, loc_kind) in PROFILE {
         for _ in 0..*count {
             n += 1;
-            let body: String = (0..8).map(|i| if i < 2 { ['M', 'A'][i] } else { *g.pick(CODE_CHARS) as char }).collect();
-            let uscc = UnifiedCreditCode::compose(if *entity_type == "cooperative" { "93120116" } else { "91120116" }, &body)
-                .context("demo credit code")?;
+            let body: String =
+                (0..8).map(|i| if i < 2 { ['M', 'A'][i] } else { *g.pick(CODE_CHARS) as char }).collect();
+            let uscc =
+                UnifiedCreditCode::compose(if *entity_type == "cooperative" { "93120116" } else { "91120116" }, &body)
+                    .context("demo credit code")?;
             let street = *g.pick(STREETS);
             let name = format!("天津{}{}{}", g.pick(PLACE_WORDS), g.pick(PLACE_WORDS), g.pick(suffixes));
             let legal = format!("{}{}{}", g.pick(SURNAMES), g.pick(GIVEN), g.pick(GIVEN));
-            let status = if n % 29 == 0 { "abnormal" } else if n % 41 == 0 { "deregistered" } else { "active" };
+            let status = if n.is_multiple_of(29) {
+                "abnormal"
+            } else if n.is_multiple_of(41) {
+                "deregistered"
+            } else {
+                "active"
+            };
             let licence = match industry {
                 Industry::FoodProduction => format!("SC1{:02}120116{:05}", g.next() % 40 + 10, n),
                 Industry::FoodRetail | Industry::Catering => format!("JY1120116{:07}", n),
@@ -108,7 +179,8 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
             f.insert("legal_representative", legal);
             f.insert("licences", licence);
             f.insert("status", status.to_owned());
-            let draft = MarketEntityDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo entity: {e}"))?;
+            let draft = MarketEntityDraft::parse(&|k: &str| f.get(k).cloned())
+                .map_err(|e| anyhow::anyhow!("demo entity: {e}"))?;
             entity_rows.push((n + 1, Ok(draft)));
             for (j, p) in products.iter().enumerate().take(2) {
                 let gtin = gs1_with_check(&format!("69{:05}{:05}", 12000 + n, j + (g.next() % 90) as usize * 10));
@@ -118,7 +190,8 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
                 f.insert("brand", name.chars().skip(2).take(4).collect());
                 f.insert("category", industry.key().to_owned());
                 f.insert("owner_uscc", uscc.to_string());
-                let d = ProductDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo product: {e}"))?;
+                let d = ProductDraft::parse(&|k: &str| f.get(k).cloned())
+                    .map_err(|e| anyhow::anyhow!("demo product: {e}"))?;
                 product_rows.push((product_rows.len() + 2, Ok(d)));
             }
             let gln = gs1_with_check(&format!("69{:05}{:05}", 50000 + n, n));
@@ -128,7 +201,8 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
             f.insert("kind", loc_kind.to_string());
             f.insert("street", street.to_owned());
             f.insert("owner_uscc", uscc.to_string());
-            let d = LocationDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo location: {e}"))?;
+            let d = LocationDraft::parse(&|k: &str| f.get(k).cloned())
+                .map_err(|e| anyhow::anyhow!("demo location: {e}"))?;
             location_rows.push((location_rows.len() + 2, Ok(d)));
         }
     }
@@ -137,7 +211,15 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
     store.import_products(&actor, product_rows, ImportMode::AllOrNothing, &quiet).await?.map_err(rows_error)?;
     store.import_locations(&actor, location_rows, ImportMode::AllOrNothing, &quiet).await?.map_err(rows_error)?;
 
-    let specialties: &[&str] = &["food", "farm_produce", "drugs", "special_equipment", "building_materials", "industrial_products", "cold_chain"];
+    let specialties: &[&str] = &[
+        "food",
+        "farm_produce",
+        "drugs",
+        "special_equipment",
+        "building_materials",
+        "industrial_products",
+        "cold_chain",
+    ];
     let units = ["amr", "amr", "amr", "agri", "health", "housing", "miit", "commerce", "transport"];
     let mut inspector_rows = vec![];
     for i in 0..40 {
@@ -146,17 +228,26 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
         f.insert("department_code", units[i % units.len()].to_owned());
         f.insert("certificate_no", format!("12011600{:04}", 1001 + i));
         f.insert("specialties", format!("{};{}", g.pick(specialties), g.pick(specialties)));
-        let d = InspectorDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo inspector: {e}"))?;
+        let d =
+            InspectorDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo inspector: {e}"))?;
         inspector_rows.push((i + 2, Ok(d)));
     }
     store.import_inspectors(&actor, inspector_rows, ImportMode::AllOrNothing, &quiet).await?.map_err(rows_error)?;
 
     // Enterprise accounts: the first food producer and the first retailer.
     let food = store
-        .list_entities(&ListQuery { filters: vec![("industry".into(), "food_production".into())], per_page: 1, ..Default::default() })
+        .list_entities(&ListQuery {
+            filters: vec![("industry".into(), "food_production".into())],
+            per_page: 1,
+            ..Default::default()
+        })
         .await?;
     let retail = store
-        .list_entities(&ListQuery { filters: vec![("industry".into(), "food_retail".into())], per_page: 1, ..Default::default() })
+        .list_entities(&ListQuery {
+            filters: vec![("industry".into(), "food_retail".into())],
+            per_page: 1,
+            ..Default::default()
+        })
         .await?;
     let amr = store.department_by_code("amr").await?.id;
     for (username, password, role) in ACCOUNTS {
@@ -168,7 +259,16 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
             _ => (None, None),
         };
         store
-            .create_user(&actor, &NewUser { username: username.to_string(), password: password.to_string(), role, department_id, entity_id })
+            .create_user(
+                &actor,
+                &NewUser {
+                    username: username.to_string(),
+                    password: password.to_string(),
+                    role,
+                    department_id,
+                    entity_id,
+                },
+            )
             .await?;
     }
     Ok(accounts)

@@ -23,10 +23,14 @@ pub struct ImportArgs {
 
 pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     let Some(kind) = RegisterKind::from_slug(&a.register) else {
-        bail!("unknown register {:?}: expected enterprises, products, locations, departments or inspectors", a.register);
+        bail!(
+            "unknown register {:?}: expected enterprises, products, locations, departments or inspectors",
+            a.register
+        );
     };
     let name = a.file.display().to_string();
-    let format = Format::from_file_name(&name).with_context(|| format!("{name}: the file must end in .csv or .xlsx"))?;
+    let format =
+        Format::from_file_name(&name).with_context(|| format!("{name}: the file must end in .csv or .xlsx"))?;
     let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {name}"))?;
     let store = crate::open(&a.database_url).await?;
     let mode = if a.skip_invalid { ImportMode::SkipInvalid } else { ImportMode::AllOrNothing };
@@ -39,10 +43,20 @@ pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     }
 }
 
-async fn import<R: Register>(store: &Store, name: &str, format: Format, bytes: &[u8], mode: ImportMode) -> Result<ExitCode> {
+async fn import<R: Register>(
+    store: &Store,
+    name: &str,
+    format: Format,
+    bytes: &[u8],
+    mode: ImportMode,
+) -> Result<ExitCode> {
     let rows = tabular::read(format, bytes, R::KIND.columns()).with_context(|| name.to_owned())?;
     let bar = ProgressBar::new(rows.len() as u64);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows").expect("valid template").progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
     bar.set_message(format!("importing {name}"));
     let parsed = rows.iter().map(|r| (r.number, R::parse_draft(&|k: &str| r.get(k)))).collect();
     let progress = |n: usize| bar.set_position(n as u64);

@@ -204,7 +204,11 @@ async fn run(cmd: Command) -> Result<ExitCode> {
             };
             let department_id = match &department {
                 Some(code) => Some(
-                    store.department_by_code(code).await.with_context(|| format!("--department {code}: no such department"))?.id,
+                    store
+                        .department_by_code(code)
+                        .await
+                        .with_context(|| format!("--department {code}: no such department"))?
+                        .id,
                 ),
                 None => None,
             };
@@ -219,7 +223,8 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Token { cmd: TokenCmd::Create { db, username, name } } => {
             let store = open(&db.database_url).await?;
-            let user = store.user_by_username(&username).await.with_context(|| format!("no user named {username:?}"))?;
+            let user =
+                store.user_by_username(&username).await.with_context(|| format!("no user named {username:?}"))?;
             let (token, secret) = store.create_token(&Actor::system(), user.id, &name).await?;
             println!("token {} ({}) for {} — shown once, store it now:", token.id, token.name, user.username);
             println!("{secret}");

@@ -32,17 +32,34 @@ async fn accounts_tokens_and_imports() {
     let out = qgov(&url, &["migrate"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));
 
-    let out = qgov(&url, &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"], Some("a long password\n"));
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"],
+        Some("a long password\n"),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = qgov(&url, &["user", "create", "--username", "x", "--role", "root", "--password-stdin"], Some("a long password"));
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "x", "--role", "root", "--password-stdin"],
+        Some("a long password"),
+    );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("unknown role \"root\""), "{}", text(&out.stderr));
-    let out = qgov(&url, &["user", "create", "--username", "e", "--role", "enterprise", "--password-stdin"], Some("a long password"));
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "e", "--role", "enterprise", "--password-stdin"],
+        Some("a long password"),
+    );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--enterprise"), "{}", text(&out.stderr));
-    let out = qgov(&url, &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"], Some("a long password"));
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "boss", "--role", "admin", "--password-stdin"],
+        Some("a long password"),
+    );
     assert!(!out.status.success(), "duplicate username refused");
-    let out = qgov(&url, &["user", "create", "--username", "short", "--role", "admin", "--password-stdin"], Some("short"));
+    let out =
+        qgov(&url, &["user", "create", "--username", "short", "--role", "admin", "--password-stdin"], Some("short"));
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("password"), "{}", text(&out.stderr));
 
@@ -58,11 +75,15 @@ async fn accounts_tokens_and_imports() {
     let dir = std::env::temp_dir().join(format!("qgov-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("bad.csv");
-    std::fs::write(&bad, format!("uscc,name\n{},甲\n91120116MA05K1TQ00,乙\n{},\n", code("MA05K1T1"), code("MA05K1T2"))).unwrap();
+    std::fs::write(&bad, format!("uscc,name\n{},甲\n91120116MA05K1TQ00,乙\n{},\n", code("MA05K1T1"), code("MA05K1T2")))
+        .unwrap();
     let out = qgov(&url, &["import", "enterprises", bad.to_str().unwrap()], None);
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("row 3, column uscc") && err.contains("row 4, column name") && err.contains("nothing was stored"), "{err}");
+    assert!(
+        err.contains("row 3, column uscc") && err.contains("row 4, column name") && err.contains("nothing was stored"),
+        "{err}"
+    );
     assert_eq!(store.list_entities(&Default::default()).await.unwrap().total, 0);
     let out = qgov(&url, &["import", "enterprises", bad.to_str().unwrap(), "--skip-invalid"], None);
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -32,7 +32,11 @@ impl ApiCaller {
     }
     /// Refuse unless the caller may edit registers (admin, regulator).
     pub fn require_editor(&self) -> Result<(), ApiError> {
-        if self.user.role.can_edit_registers() { Ok(()) } else { Err(ApiError::Forbidden("this action needs an admin or regulator account")) }
+        if self.user.role.can_edit_registers() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("this action needs an admin or regulator account"))
+        }
     }
     /// Refuse unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
@@ -40,7 +44,11 @@ impl ApiCaller {
     }
     /// Refuse unless the caller may read every record (admin, regulator, inspector).
     pub fn require_reader(&self) -> Result<(), ApiError> {
-        if self.user.role.can_read_all() { Ok(()) } else { Err(ApiError::Forbidden("enterprise accounts may read only their own records")) }
+        if self.user.role.can_read_all() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden("enterprise accounts may read only their own records"))
+        }
     }
     /// The entity an enterprise account is confined to (`None` for staff).
     pub fn own_entity(&self) -> Option<i64> {

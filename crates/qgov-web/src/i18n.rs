@@ -78,7 +78,10 @@ impl Tr {
     /// The message for `key` with one named argument.
     pub fn arg(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
         let mut args = HashMap::new();
-        args.insert(std::borrow::Cow::Owned(name.to_owned()), fluent_templates::fluent_bundle::FluentValue::from(value.to_string()));
+        args.insert(
+            std::borrow::Cow::Owned(name.to_owned()),
+            fluent_templates::fluent_bundle::FluentValue::from(value.to_string()),
+        );
         LOCALES.try_lookup_with_args(self.lang.id(), key, &args).unwrap_or_else(|| key.to_owned())
     }
     /// Label of a vocabulary value (`industry-food_production`), or the raw value.

@@ -29,16 +29,10 @@ pub const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 /// Server settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Mark cookies `Secure` (set when qgov is served over HTTPS, directly or behind a proxy).
     pub secure_cookies: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self { secure_cookies: false }
-    }
 }
 
 /// Shared state of every handler.

@@ -82,17 +82,29 @@ impl ApiError {
             ApiError::Invalid(fe) => (
                 format!("{} field(s) are invalid: {fe}", fe.0.len()),
                 fe.0.iter()
-                    .map(|e| ProblemField { field: e.field.clone(), code: e.code.into(), message: e.message.clone(), row: None })
+                    .map(|e| ProblemField {
+                        field: e.field.clone(),
+                        code: e.code.into(),
+                        message: e.message.clone(),
+                        row: None,
+                    })
                     .collect(),
             ),
             ApiError::InvalidRows(rows) => (
                 self.to_string(),
                 rows.iter()
-                    .map(|e| ProblemField { field: e.column.clone(), code: e.code.clone(), message: e.reason.clone(), row: Some(e.row) })
+                    .map(|e| ProblemField {
+                        field: e.column.clone(),
+                        code: e.code.clone(),
+                        message: e.reason.clone(),
+                        row: Some(e.row),
+                    })
                     .collect(),
             ),
             ApiError::Internal(_) => ("the server failed to handle the request; it has been logged".into(), vec![]),
-            ApiError::Unauthorized => ("send `Authorization: Bearer <token>` (create one with `qgov token create`)".into(), vec![]),
+            ApiError::Unauthorized => {
+                ("send `Authorization: Bearer <token>` (create one with `qgov token create`)".into(), vec![])
+            }
             other => (other.to_string(), vec![]),
         };
         Problem {

@@ -166,7 +166,9 @@ mod tests {
     #[test]
     fn csv_round_trip_with_row_numbers() {
         let header = vec!["uscc".to_owned(), "name".to_owned()];
-        let bytes = write(Format::Csv, &header, &[vec!["X".into(), "甲, 有限公司".into()], vec!["Y".into(), "乙".into()]]).unwrap();
+        let bytes =
+            write(Format::Csv, &header, &[vec!["X".into(), "甲, 有限公司".into()], vec!["Y".into(), "乙".into()]])
+                .unwrap();
         let rows = read(Format::Csv, &bytes, &["uscc", "name", "street"]).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].number, 2);

@@ -40,12 +40,27 @@ impl App {
     async fn token(&self, username: &str, role: Role, entity_id: Option<i64>) -> String {
         let user = self
             .store
-            .create_user(&Actor::system(), &NewUser { username: username.into(), password: "password-123".into(), role, department_id: None, entity_id })
+            .create_user(
+                &Actor::system(),
+                &NewUser {
+                    username: username.into(),
+                    password: "password-123".into(),
+                    role,
+                    department_id: None,
+                    entity_id,
+                },
+            )
             .await
             .unwrap();
         self.store.create_token(&Actor::system(), user.id, "test").await.unwrap().1
     }
-    async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, String, Value) {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, String, Value) {
         let mut rb = self.http.request(method.parse().unwrap(), format!("{}{}", self.base, path));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
@@ -76,17 +91,22 @@ async fn contract(engine: Engine) {
     assert_eq!(app.http.get(format!("{}/readyz", app.base)).send().await.unwrap().status(), 200);
 
     let good = code("MA05K1TQ");
-    let (s, _, v) = app.send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": good, "name": "天津甲食品有限公司"}))).await;
+    let (s, _, v) = app
+        .send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": good, "name": "天津甲食品有限公司"})))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["uscc"], good.as_str());
     assert!(v["id"].is_i64());
 
-    let (s, ct, v) = app.send("POST", "/api/v1/enterprises", Some(&regulator), Some(json!({"uscc": "91120116MA05K1TQ00", "name": "x"}))).await;
+    let (s, ct, v) = app
+        .send("POST", "/api/v1/enterprises", Some(&regulator), Some(json!({"uscc": "91120116MA05K1TQ00", "name": "x"})))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_problem(&ct, &v, s);
     assert_eq!(v["errors"][0]["field"], "uscc", "{v}");
 
-    let (s, ct, v) = app.send("POST", "/api/v1/enterprises", Some(&regulator), Some(json!({"uscc": good, "name": "重复"}))).await;
+    let (s, ct, v) =
+        app.send("POST", "/api/v1/enterprises", Some(&regulator), Some(json!({"uscc": good, "name": "重复"}))).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_problem(&ct, &v, s);
 
@@ -108,12 +128,21 @@ async fn contract(engine: Engine) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("malformed JSON"));
-    let (s, ct, v) = app.send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": 12, "name": {"a": 1}, "colour": "red"}))).await;
+    let (s, ct, v) = app
+        .send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": 12, "name": {"a": 1}, "colour": "red"})))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_problem(&ct, &v, s);
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert!(fields.contains(&"name") && fields.contains(&"colour"), "{v}");
-    let res = app.http.post(format!("{}/api/v1/enterprises", app.base)).bearer_auth(&admin).body("uscc=1").send().await.unwrap();
+    let res = app
+        .http
+        .post(format!("{}/api/v1/enterprises", app.base))
+        .bearer_auth(&admin)
+        .body("uscc=1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
     let res = app
@@ -141,7 +170,14 @@ async fn contract(engine: Engine) {
 
     // PATCH merges; a credit-code change to an existing one is a conflict.
     let id = v["items"][0]["id"].as_i64().unwrap();
-    let (s, _, v) = app.send("PATCH", &format!("/api/v1/enterprises/{id}"), Some(&regulator), Some(json!({"street": "新港街道", "licences": ["SC1", "SC2"]}))).await;
+    let (s, _, v) = app
+        .send(
+            "PATCH",
+            &format!("/api/v1/enterprises/{id}"),
+            Some(&regulator),
+            Some(json!({"street": "新港街道", "licences": ["SC1", "SC2"]})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["name"], "天津甲食品有限公司");
     assert_eq!(v["licences"], json!(["SC1", "SC2"]));
@@ -157,10 +193,24 @@ async fn contract(engine: Engine) {
     assert_eq!(app.send("GET", "/api/v1/me", Some(&second), None).await.0, StatusCode::UNAUTHORIZED);
 
     // Users: admin only; unknown roles named.
-    let (s, _, v) = app.send("POST", "/api/v1/users", Some(&admin), Some(json!({"username": "x", "password": "long enough", "role": "root"}))).await;
+    let (s, _, v) = app
+        .send(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "x", "password": "long enough", "role": "root"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "role");
-    let (s, _, _) = app.send("POST", "/api/v1/users", Some(&regulator), Some(json!({"username": "x", "password": "long enough", "role": "admin"}))).await;
+    let (s, _, _) = app
+        .send(
+            "POST",
+            "/api/v1/users",
+            Some(&regulator),
+            Some(json!({"username": "x", "password": "long enough", "role": "admin"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     // The OpenAPI document is generated from the handlers.
@@ -179,10 +229,22 @@ async fn import_export(engine: Engine) {
         code("MA05K1T2"),
         code("MA05K1T1")
     );
-    let res = app.http.post(format!("{}/api/v1/enterprises/import?format=csv", app.base)).bearer_auth(&admin).body(csv.clone()).send().await.unwrap();
+    let res = app
+        .http
+        .post(format!("{}/api/v1/enterprises/import?format=csv", app.base))
+        .bearer_auth(&admin)
+        .body(csv.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = res.json().await.unwrap();
-    let bad: Vec<(i64, &str)> = v["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap())).collect();
+    let bad: Vec<(i64, &str)> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
     assert_eq!(bad, [(3, "uscc"), (4, "industry"), (5, "uscc")], "{v}");
     assert_eq!(app.store.list_entities(&Default::default()).await.unwrap().total, 0, "all-or-nothing");
 
@@ -198,15 +260,39 @@ async fn import_export(engine: Engine) {
     let v: Value = res.json().await.unwrap();
     assert_eq!(v["inserted"], 1);
 
-    let res = app.http.get(format!("{}/api/v1/enterprises/export?format=csv", app.base)).bearer_auth(&admin).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/api/v1/enterprises/export?format=csv", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
     assert!(text.contains(&code("MA05K1T1")) && text.contains("新港街道"), "{text}");
-    let res = app.http.get(format!("{}/api/v1/enterprises/export?format=xlsx", app.base)).bearer_auth(&admin).send().await.unwrap();
+    let res = app
+        .http
+        .get(format!("{}/api/v1/enterprises/export?format=xlsx", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
     let bytes = res.bytes().await.unwrap();
-    let rows = qgov_web::tabular::read(qgov_web::tabular::Format::Xlsx, &bytes, qgov_store::RegisterKind::Enterprises.columns()).unwrap();
+    let rows = qgov_web::tabular::read(
+        qgov_web::tabular::Format::Xlsx,
+        &bytes,
+        qgov_store::RegisterKind::Enterprises.columns(),
+    )
+    .unwrap();
     assert_eq!(rows[0].get("name").as_deref(), Some("甲"));
-    let res = app.http.post(format!("{}/api/v1/enterprises/import?format=csv", app.base)).bearer_auth(&admin).body("uscc,colour\n").send().await.unwrap();
+    let res = app
+        .http
+        .post(format!("{}/api/v1/enterprises/import?format=csv", app.base))
+        .bearer_auth(&admin)
+        .body("uscc,colour\n")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("colour"));
 }
@@ -218,17 +304,42 @@ async fn enterprise_isolation(engine: Engine) {
     let app = spawn(engine).await;
     let admin = app.token("admin", Role::Admin, None).await;
     let mut ids = vec![];
-    for (body, name, gtin, gln) in [("MA05K1T1", "我方", "6901234567892", "6901234000009"), ("MA05K1T2", "他方", "96385074", "6901234000016")] {
-        let (_, _, e) = app.send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": code(body), "name": name}))).await;
-        let (s, _, p) = app.send("POST", "/api/v1/products", Some(&admin), Some(json!({"gtin": gtin, "name": "奶", "owner_uscc": code(body)}))).await;
+    for (body, name, gtin, gln) in
+        [("MA05K1T1", "我方", "6901234567892", "6901234000009"), ("MA05K1T2", "他方", "96385074", "6901234000016")]
+    {
+        let (_, _, e) = app
+            .send("POST", "/api/v1/enterprises", Some(&admin), Some(json!({"uscc": code(body), "name": name})))
+            .await;
+        let (s, _, p) = app
+            .send(
+                "POST",
+                "/api/v1/products",
+                Some(&admin),
+                Some(json!({"gtin": gtin, "name": "奶", "owner_uscc": code(body)})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{p}");
-        let (s, _, l) = app.send("POST", "/api/v1/locations", Some(&admin), Some(json!({"gln": gln, "name": "仓", "owner_uscc": code(body)}))).await;
+        let (s, _, l) = app
+            .send(
+                "POST",
+                "/api/v1/locations",
+                Some(&admin),
+                Some(json!({"gln": gln, "name": "仓", "owner_uscc": code(body)})),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{l}");
         ids.push((e["id"].as_i64().unwrap(), p["id"].as_i64().unwrap(), l["id"].as_i64().unwrap()));
     }
     let (mine, theirs) = (ids[0], ids[1]);
     let me = app.token("ent", Role::Enterprise, Some(mine.0)).await;
-    let (_, _, insp) = app.send("POST", "/api/v1/inspectors", Some(&admin), Some(json!({"name": "张三", "department_code": "amr", "certificate_no": "C1"}))).await;
+    let (_, _, insp) = app
+        .send(
+            "POST",
+            "/api/v1/inspectors",
+            Some(&admin),
+            Some(json!({"name": "张三", "department_code": "amr", "certificate_no": "C1"})),
+        )
+        .await;
     let insp = insp["id"].as_i64().unwrap();
 
     let denied = |s: StatusCode| s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND;
@@ -239,8 +350,18 @@ async fn enterprise_isolation(engine: Engine) {
     let checks: Vec<(&str, &str, String, Option<Value>)> = vec![
         ("GET", "/api/v1/enterprises/{id}", other_entity.clone(), None),
         ("PATCH", "/api/v1/enterprises/{id}", other_entity.clone(), Some(json!({"name": "hijack"}))),
-        ("PATCH", "/api/v1/enterprises/{id}", format!("/api/v1/enterprises/{}", mine.0), Some(json!({"status": "active"}))),
-        ("POST", "/api/v1/enterprises", "/api/v1/enterprises".into(), Some(json!({"uscc": code("MA05K1T3"), "name": "x"}))),
+        (
+            "PATCH",
+            "/api/v1/enterprises/{id}",
+            format!("/api/v1/enterprises/{}", mine.0),
+            Some(json!({"status": "active"})),
+        ),
+        (
+            "POST",
+            "/api/v1/enterprises",
+            "/api/v1/enterprises".into(),
+            Some(json!({"uscc": code("MA05K1T3"), "name": "x"})),
+        ),
         ("GET", "/api/v1/products/{id}", other_products.clone(), None),
         ("PATCH", "/api/v1/products/{id}", other_products.clone(), Some(json!({"name": "hijack"}))),
         ("GET", "/api/v1/locations/{id}", other_locations.clone(), None),
@@ -248,7 +369,12 @@ async fn enterprise_isolation(engine: Engine) {
         ("GET", "/api/v1/inspectors", "/api/v1/inspectors".into(), None),
         ("GET", "/api/v1/inspectors/{id}", format!("/api/v1/inspectors/{insp}"), None),
         ("PATCH", "/api/v1/inspectors/{id}", format!("/api/v1/inspectors/{insp}"), Some(json!({"name": "x"}))),
-        ("POST", "/api/v1/inspectors", "/api/v1/inspectors".into(), Some(json!({"name": "x", "department_code": "amr", "certificate_no": "C2"}))),
+        (
+            "POST",
+            "/api/v1/inspectors",
+            "/api/v1/inspectors".into(),
+            Some(json!({"name": "x", "department_code": "amr", "certificate_no": "C2"})),
+        ),
         ("GET", "/api/v1/inspectors/export", "/api/v1/inspectors/export".into(), None),
         ("POST", "/api/v1/inspectors/import", "/api/v1/inspectors/import".into(), None),
         ("POST", "/api/v1/enterprises/import", "/api/v1/enterprises/import".into(), None),
@@ -258,7 +384,12 @@ async fn enterprise_isolation(engine: Engine) {
         ("POST", "/api/v1/departments", "/api/v1/departments".into(), Some(json!({"code": "x", "name": "x"}))),
         ("PATCH", "/api/v1/departments/{id}", "/api/v1/departments/1".into(), Some(json!({"name": "x"}))),
         ("GET", "/api/v1/users", "/api/v1/users".into(), None),
-        ("POST", "/api/v1/users", "/api/v1/users".into(), Some(json!({"username": "x", "password": "long enough", "role": "admin"}))),
+        (
+            "POST",
+            "/api/v1/users",
+            "/api/v1/users".into(),
+            Some(json!({"username": "x", "password": "long enough", "role": "admin"})),
+        ),
         ("GET", "/api/v1/audit", "/api/v1/audit".into(), None),
         ("GET", "/api/v1/audit/verify", "/api/v1/audit/verify".into(), None),
     ];
@@ -267,7 +398,8 @@ async fn enterprise_isolation(engine: Engine) {
         assert!(denied(s), "{method} {path} gave {s}: {v}");
     }
     // Lists and exports show only the caller's own records.
-    for (path, own_id) in [("/api/v1/enterprises", mine.0), ("/api/v1/products", mine.1), ("/api/v1/locations", mine.2)] {
+    for (path, own_id) in [("/api/v1/enterprises", mine.0), ("/api/v1/products", mine.1), ("/api/v1/locations", mine.2)]
+    {
         let (s, _, v) = app.send("GET", path, Some(&me), None).await;
         assert_eq!(s, StatusCode::OK);
         let got: Vec<i64> = v["items"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect();
@@ -277,14 +409,28 @@ async fn enterprise_isolation(engine: Engine) {
         let (s, _, v) = app.send("GET", path, Some(&me), None).await;
         assert_eq!(s, StatusCode::OK);
         let text = v.as_str().unwrap();
-        assert!(!text.contains(&code("MA05K1T2")) && !text.contains("他方") && !text.contains("96385074") && !text.contains("6901234000016"), "{path}: {text}");
+        assert!(
+            !text.contains(&code("MA05K1T2"))
+                && !text.contains("他方")
+                && !text.contains("96385074")
+                && !text.contains("6901234000016"),
+            "{path}: {text}"
+        );
     }
     // Own records: readable, and products/locations editable, with the owner kept.
     assert_eq!(app.send("GET", &format!("/api/v1/enterprises/{}", mine.0), Some(&me), None).await.0, StatusCode::OK);
-    let (s, _, v) = app.send("PATCH", &format!("/api/v1/products/{}", mine.1), Some(&me), Some(json!({"name": "新名", "owner_uscc": code("MA05K1T2")}))).await;
+    let (s, _, v) = app
+        .send(
+            "PATCH",
+            &format!("/api/v1/products/{}", mine.1),
+            Some(&me),
+            Some(json!({"name": "新名", "owner_uscc": code("MA05K1T2")})),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["owner_entity_id"], mine.0, "an enterprise cannot give its product away");
-    let (s, _, v) = app.send("POST", "/api/v1/products", Some(&me), Some(json!({"gtin": "12345670", "name": "新品"}))).await;
+    let (s, _, v) =
+        app.send("POST", "/api/v1/products", Some(&me), Some(json!({"gtin": "12345670", "name": "新品"}))).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert_eq!(v["owner_entity_id"], mine.0);
     // Nothing of the other enterprise changed.
@@ -294,9 +440,20 @@ async fn enterprise_isolation(engine: Engine) {
 
     // Every path of the API is covered by this test (own-data routes listed here).
     let covered_elsewhere = [
-        "/api/v1/me", "/api/v1/tokens", "/api/v1/tokens/{id}", "/api/v1/enterprises", "/api/v1/products", "/api/v1/locations",
-        "/api/v1/departments", "/api/v1/departments/{id}", "/api/v1/departments/export", "/api/v1/enterprises/export",
-        "/api/v1/products/export", "/api/v1/locations/export", "/api/v1/products/{id}", "/api/v1/locations/{id}",
+        "/api/v1/me",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/enterprises",
+        "/api/v1/products",
+        "/api/v1/locations",
+        "/api/v1/departments",
+        "/api/v1/departments/{id}",
+        "/api/v1/departments/export",
+        "/api/v1/enterprises/export",
+        "/api/v1/products/export",
+        "/api/v1/locations/export",
+        "/api/v1/products/{id}",
+        "/api/v1/locations/{id}",
     ];
     let (_, _, doc) = app.send("GET", "/api/v1/openapi.json", None, None).await;
     for path in doc["paths"].as_object().unwrap().keys() {

@@ -40,7 +40,11 @@ pub struct CreatedToken {
     request_body(content = serde_json::Value, content_type = "application/json", example = json!({"name": "erp"})),
     responses((status = 201, body = CreatedToken), (status = 401, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn create_token(State(s): State<AppState>, caller: ApiCaller, body: JsonObject) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+pub async fn create_token(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let f = fields_from_json(&body.0, &["name"])?;
     let name = f.get("name").map(|n| n.trim().to_owned()).filter(|n| !n.is_empty() && n.len() <= 100);
     let Some(name) = name else {
@@ -57,7 +61,11 @@ pub async fn create_token(State(s): State<AppState>, caller: ApiCaller, body: Js
     params(("id" = i64, Path, description = "Token id")),
     responses((status = 200, body = ApiToken), (status = 401, body = crate::problem::Problem), (status = 404, body = crate::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn revoke_token(State(s): State<AppState>, caller: ApiCaller, Path(id): Path<i64>) -> Result<Json<ApiToken>, ApiError> {
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<ApiToken>, ApiError> {
     Ok(Json(s.store.revoke_token(&caller.actor(), caller.user.id, id).await?))
 }
 
@@ -78,7 +86,11 @@ pub async fn list_users(State(s): State<AppState>, caller: ApiCaller) -> Result<
     responses((status = 201, body = User), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem),
         (status = 409, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn create_user(State(s): State<AppState>, caller: ApiCaller, body: JsonObject) -> Result<(StatusCode, Json<User>), ApiError> {
+pub async fn create_user(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     caller.require_admin()?;
     let f = fields_from_json(&body.0, &["username", "password", "role", "enterprise", "department"])?;
     let new = new_user_from_fields(&s, &|k| f.get(k).cloned()).await?;
@@ -87,7 +99,10 @@ pub async fn create_user(State(s): State<AppState>, caller: ApiCaller, body: Jso
 
 /// Validate account fields and resolve the entity / department they name (shared by
 /// the API and the console).
-pub async fn new_user_from_fields(s: &AppState, f: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<NewUser, ApiError> {
+pub async fn new_user_from_fields(
+    s: &AppState,
+    f: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<NewUser, ApiError> {
     let mut e = FieldErrors::new();
     let text = |k: &str| f(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let username = text("username").unwrap_or_default();
@@ -107,7 +122,9 @@ pub async fn new_user_from_fields(s: &AppState, f: &(dyn Fn(&str) -> Option<Stri
     if let Some(code) = text("enterprise") {
         match s.store.entity_by_uscc(&code.to_ascii_uppercase()).await {
             Ok(ent) => entity_id = Some(ent.id),
-            Err(qgov_store::StoreError::NotFound) => e.push("enterprise", "unknown-entity", format!("no market entity with credit code {code}")),
+            Err(qgov_store::StoreError::NotFound) => {
+                e.push("enterprise", "unknown-entity", format!("no market entity with credit code {code}"))
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -115,7 +132,9 @@ pub async fn new_user_from_fields(s: &AppState, f: &(dyn Fn(&str) -> Option<Stri
     if let Some(code) = text("department") {
         match s.store.department_by_code(&code).await {
             Ok(d) => department_id = Some(d.id),
-            Err(qgov_store::StoreError::NotFound) => e.push("department", "unknown-department", format!("no department with code {code:?}")),
+            Err(qgov_store::StoreError::NotFound) => {
+                e.push("department", "unknown-department", format!("no department with code {code:?}"))
+            }
             Err(other) => return Err(other.into()),
         }
     }
@@ -153,7 +172,11 @@ pub struct AuditEntry {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
     responses((status = 200, body = Vec<AuditEntry>), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)),
     security(("bearer" = [])))]
-pub async fn audit_list(State(s): State<AppState>, caller: ApiCaller, Query(p): Query<AuditParams>) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+pub async fn audit_list(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
     if !caller.role().can_read_audit() {
         return Err(ApiError::Forbidden("the audit trail is for admins and regulators"));
     }

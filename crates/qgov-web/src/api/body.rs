@@ -25,7 +25,9 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(m)) => Ok(JsonObject(m)),
             Ok(_) => Err(ApiError::BadRequest("the body must be a JSON object".into())),
-            Err(e) => Err(ApiError::BadRequest(format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()))),
+            Err(e) => {
+                Err(ApiError::BadRequest(format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column())))
+            }
         }
     }
 }
@@ -40,14 +42,20 @@ pub async fn read_limited<S: Send + Sync>(req: Request, state: &S, limit: usize)
         }
     })?;
     if bytes.len() > limit {
-        return Err(ApiError::PayloadTooLarge(format!("the body is {} bytes; the limit here is {limit} bytes", bytes.len())));
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the body is {} bytes; the limit here is {limit} bytes",
+            bytes.len()
+        )));
     }
     Ok(bytes)
 }
 
 /// Turn a JSON object into text fields: strings as they are, numbers printed, arrays
 /// of strings joined with `;`, `null` as absent. Other types are field errors.
-pub fn fields_from_json(m: &Map<String, Value>, allowed: &[&str]) -> Result<std::collections::HashMap<String, String>, ApiError> {
+pub fn fields_from_json(
+    m: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
     let mut errs = FieldErrors::new();
     let mut out = std::collections::HashMap::new();
     for (k, v) in m {

@@ -39,7 +39,10 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -73,7 +76,8 @@ fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(registers::inspectors::export))
 }
 
-static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> = LazyLock::new(|| Arc::new(openapi_router().split_for_parts().1));
+static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> =
+    LazyLock::new(|| Arc::new(openapi_router().split_for_parts().1));
 
 /// The generated OpenAPI document.
 pub fn openapi() -> Arc<utoipa::openapi::OpenApi> {

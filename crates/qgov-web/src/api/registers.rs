@@ -53,11 +53,18 @@ fn check_read_one<R: Register>(caller: &ApiCaller, rec: &R) -> Result<(), ApiErr
 }
 
 /// Check a write; returns the credit code to force as owner for enterprise writers.
-async fn write_scope(state: &AppState, caller: &ApiCaller, kind: RegisterKind) -> Result<Option<UnifiedCreditCode>, ApiError> {
+async fn write_scope(
+    state: &AppState,
+    caller: &ApiCaller,
+    kind: RegisterKind,
+) -> Result<Option<UnifiedCreditCode>, ApiError> {
     match (access(kind), caller.role()) {
         (Access::Reference, _) => caller.require_admin().map(|_| None),
         (Access::OwnedByEntity { enterprise_writes_own: true }, Role::Enterprise) => {
-            let id = caller.user.entity_id.ok_or(ApiError::Forbidden("this enterprise account is not bound to an entity"))?;
+            let id = caller
+                .user
+                .entity_id
+                .ok_or(ApiError::Forbidden("this enterprise account is not bound to an entity"))?;
             let e = state.store.entity(id).await?;
             Ok(Some(UnifiedCreditCode::parse(&e.uscc).map_err(|e| ApiError::Internal(e.to_string()))?))
         }
@@ -75,7 +82,10 @@ fn list_query(kind: RegisterKind, params: &HashMap<String, String>, owner: Optio
             "q" => q.q = Some(v.clone()).filter(|s| !s.is_empty()),
             "sort" => {
                 if !v.is_empty() && !kind.sortable().contains(&v.as_str()) {
-                    return Err(ApiError::BadRequest(format!("cannot sort by {v:?}; sortable: {}", kind.sortable().join(", "))));
+                    return Err(ApiError::BadRequest(format!(
+                        "cannot sort by {v:?}; sortable: {}",
+                        kind.sortable().join(", ")
+                    )));
                 }
                 q.sort = Some(v.clone()).filter(|s| !s.is_empty());
             }
@@ -87,7 +97,11 @@ fn list_query(kind: RegisterKind, params: &HashMap<String, String>, owner: Optio
                 }
             }
             "page" | "per_page" => {
-                let n: u32 = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| ApiError::BadRequest(format!("{k} must be a positive integer, got {v:?}")))?;
+                let n: u32 = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| ApiError::BadRequest(format!("{k} must be a positive integer, got {v:?}")))?;
                 if k == "page" {
                     q.page = n;
                 } else {
@@ -111,7 +125,11 @@ fn list_query(kind: RegisterKind, params: &HashMap<String, String>, owner: Optio
     Ok(q)
 }
 
-pub async fn list_impl<R: Register>(state: &AppState, caller: &ApiCaller, params: &HashMap<String, String>) -> Result<Page<R>, ApiError> {
+pub async fn list_impl<R: Register>(
+    state: &AppState,
+    caller: &ApiCaller,
+    params: &HashMap<String, String>,
+) -> Result<Page<R>, ApiError> {
     let owner = read_scope(caller, R::KIND)?;
     let q = list_query(R::KIND, params, owner)?;
     Ok(state.store.list::<R>(&q).await?)
@@ -134,7 +152,12 @@ pub async fn get_impl<R: Register>(state: &AppState, caller: &ApiCaller, id: i64
 }
 
 /// Merge the body over the current record and store the result.
-pub async fn patch_impl<R: Register>(state: &AppState, caller: &ApiCaller, id: i64, body: JsonObject) -> Result<R, ApiError> {
+pub async fn patch_impl<R: Register>(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: i64,
+    body: JsonObject,
+) -> Result<R, ApiError> {
     let force = write_scope(state, caller, R::KIND).await?;
     let current = state.store.get::<R>(id).await?;
     if let Some(uscc) = &force {
@@ -217,14 +240,22 @@ pub async fn import_bytes<R: Register>(
     }
 }
 
-pub async fn export_impl<R: Register>(state: &AppState, caller: &ApiCaller, params: HashMap<String, String>) -> Result<Response, ApiError> {
+pub async fn export_impl<R: Register>(
+    state: &AppState,
+    caller: &ApiCaller,
+    params: HashMap<String, String>,
+) -> Result<Response, ApiError> {
     let format = format_param(&params, None)?;
     let owner = read_scope(caller, R::KIND)?;
     export_response::<R>(state, list_query(R::KIND, &params, owner)?, format).await
 }
 
 /// Every matching record (all pages) as a downloadable file.
-pub async fn export_response<R: Register>(state: &AppState, mut q: ListQuery, format: Format) -> Result<Response, ApiError> {
+pub async fn export_response<R: Register>(
+    state: &AppState,
+    mut q: ListQuery,
+    format: Format,
+) -> Result<Response, ApiError> {
     let columns = R::KIND.columns();
     let mut rows = vec![];
     q.per_page = 500;
@@ -244,7 +275,8 @@ pub async fn export_response<R: Register>(state: &AppState, mut q: ListQuery, fo
     let header: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
     let bytes = tabular::write(format, &header, &rows).map_err(ApiError::Internal)?;
     let disposition = format!("attachment; filename=\"{}.{}\"", R::KIND.slug(), format.extension());
-    Ok(([(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
+        .into_response())
 }
 
 /// Stamp out the documented handlers of one register.
@@ -321,8 +353,53 @@ macro_rules! register_routes {
     };
 }
 
-register_routes!(enterprises, qgov_store::MarketEntity, "enterprises", "/api/v1/enterprises", "/api/v1/enterprises/{id}", "/api/v1/enterprises/import", "/api/v1/enterprises/export", "market entities");
-register_routes!(products, qgov_store::Product, "products", "/api/v1/products", "/api/v1/products/{id}", "/api/v1/products/import", "/api/v1/products/export", "products");
-register_routes!(locations, qgov_store::Location, "locations", "/api/v1/locations", "/api/v1/locations/{id}", "/api/v1/locations/import", "/api/v1/locations/export", "locations");
-register_routes!(departments, qgov_store::Department, "departments", "/api/v1/departments", "/api/v1/departments/{id}", "/api/v1/departments/import", "/api/v1/departments/export", "departments");
-register_routes!(inspectors, qgov_store::Inspector, "inspectors", "/api/v1/inspectors", "/api/v1/inspectors/{id}", "/api/v1/inspectors/import", "/api/v1/inspectors/export", "inspectors");
+register_routes!(
+    enterprises,
+    qgov_store::MarketEntity,
+    "enterprises",
+    "/api/v1/enterprises",
+    "/api/v1/enterprises/{id}",
+    "/api/v1/enterprises/import",
+    "/api/v1/enterprises/export",
+    "market entities"
+);
+register_routes!(
+    products,
+    qgov_store::Product,
+    "products",
+    "/api/v1/products",
+    "/api/v1/products/{id}",
+    "/api/v1/products/import",
+    "/api/v1/products/export",
+    "products"
+);
+register_routes!(
+    locations,
+    qgov_store::Location,
+    "locations",
+    "/api/v1/locations",
+    "/api/v1/locations/{id}",
+    "/api/v1/locations/import",
+    "/api/v1/locations/export",
+    "locations"
+);
+register_routes!(
+    departments,
+    qgov_store::Department,
+    "departments",
+    "/api/v1/departments",
+    "/api/v1/departments/{id}",
+    "/api/v1/departments/import",
+    "/api/v1/departments/export",
+    "departments"
+);
+register_routes!(
+    inspectors,
+    qgov_store::Inspector,
+    "inspectors",
+    "/api/v1/inspectors",
+    "/api/v1/inspectors/{id}",
+    "/api/v1/inspectors/import",
+    "/api/v1/inspectors/export",
+    "inspectors"
+);
