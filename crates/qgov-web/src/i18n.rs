@@ -97,16 +97,10 @@ impl Tr {
 impl<S: Send + Sync> FromRequestParts<S> for Tr {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let from_cookie = crate::auth::cookie(parts, LANG_COOKIE).and_then(Lang::parse);
-        let from_header = || {
-            parts
-                .headers
-                .get(axum::http::header::ACCEPT_LANGUAGE)
-                .and_then(|v| v.to_str().ok())
-                .filter(|v| v.trim_start().starts_with("en"))
-                .map(|_| Lang::En)
-        };
-        Ok(Tr::new(from_cookie.or_else(from_header).unwrap_or_default()))
+        // zh-CN unless the visitor chose English with the switch: the platform serves a
+        // Chinese district, so a browser's Accept-Language does not override it.
+        let chosen = crate::auth::cookie(parts, LANG_COOKIE).and_then(Lang::parse);
+        Ok(Tr::new(chosen.unwrap_or_default()))
     }
 }
 
