@@ -63,6 +63,19 @@ async fn accounts_tokens_and_imports() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("password"), "{}", text(&out.stderr));
 
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "r", "--role", "regulator", "--password-stdin"],
+        Some("a long password"),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("department"), "{}", text(&out.stderr));
+    let out = qgov(
+        &url,
+        &["user", "create", "--username", "r", "--role", "regulator", "--department", "amr", "--password-stdin"],
+        Some("a long password"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = qgov(&url, &["token", "create", "--username", "boss"], None);
     assert!(out.status.success());
     let stdout = text(&out.stdout);

@@ -86,8 +86,19 @@ impl Store {
         if new.password.chars().count() < 8 {
             errs.push("password", "too-short", "must be at least 8 characters");
         }
-        if new.role == Role::Enterprise && new.entity_id.is_none() {
-            errs.push("enterprise", "required", "an enterprise account must be bound to a market entity");
+        match new.role {
+            Role::Enterprise if new.entity_id.is_none() => {
+                errs.push("enterprise", "required", "an enterprise account must be bound to a market entity")
+            }
+            Role::Regulator | Role::Inspector if new.department_id.is_none() => errs.push(
+                "department",
+                "required",
+                "a regulator or inspector belongs to a department / responsible unit",
+            ),
+            Role::Admin | Role::Regulator | Role::Inspector if new.entity_id.is_some() => {
+                errs.push("enterprise", "not-allowed", "only enterprise accounts are bound to a market entity")
+            }
+            _ => {}
         }
         if !errs.is_empty() {
             return Err(StoreError::Invalid(errs));

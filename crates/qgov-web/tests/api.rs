@@ -38,17 +38,13 @@ fn code(body: &str) -> String {
 
 impl App {
     async fn token(&self, username: &str, role: Role, entity_id: Option<i64>) -> String {
+        // Staff belong to a department (the seeded 区市场监管局 is id 1).
+        let department_id = matches!(role, Role::Regulator | Role::Inspector).then_some(1);
         let user = self
             .store
             .create_user(
                 &Actor::system(),
-                &NewUser {
-                    username: username.into(),
-                    password: "password-123".into(),
-                    role,
-                    department_id: None,
-                    entity_id,
-                },
+                &NewUser { username: username.into(), password: "password-123".into(), role, department_id, entity_id },
             )
             .await
             .unwrap();
