@@ -50,7 +50,8 @@ async fn audit_page(s: &AppState, who: &Signed, page: i64, verdict: Option<(bool
     let records = s.store.audit_recent(AUDIT_PAGE + 1, (page - 1) * AUDIT_PAGE).await.or_fail(t)?;
     let more = records.len() as i64 > AUDIT_PAGE;
     let lines = records.into_iter().take(AUDIT_PAGE as usize).map(|r| AuditLine::new(t, r)).collect();
-    let href = |p: i64| links::with_query("/console/audit", &[("page", &if p > 1 { p.to_string() } else { String::new() })]);
+    let href =
+        |p: i64| links::with_query("/console/audit", &[("page", &if p > 1 { p.to_string() } else { String::new() })]);
     let page = AuditPage {
         c: who.chrome(t.get("nav-audit")),
         t,
@@ -77,7 +78,9 @@ async fn audit_verify(State(s): State<AppState>, who: Signed) -> PageResult {
         return Err(Failure::forbidden(t));
     }
     let verdict = match s.store.audit_verify().await.or_fail(t)? {
-        Ok(v) => (true, format!("{} {}", t.arg("audit-intact", "count", v.count), t.arg("audit-head", "hash", &v.head_hash))),
+        Ok(v) => {
+            (true, format!("{} {}", t.arg("audit-intact", "count", v.count), t.arg("audit-head", "hash", &v.head_hash)))
+        }
         Err(b) => (false, format!("{} {b}", t.get("audit-broken"))),
     };
     audit_page(&s, &who, 1, Some(verdict)).await
@@ -95,10 +98,19 @@ struct TokensPage {
     name: FieldView,
 }
 
-async fn tokens_page(s: &AppState, who: &Signed, status: StatusCode, secret: Option<String>, name: FieldView) -> PageResult {
+async fn tokens_page(
+    s: &AppState,
+    who: &Signed,
+    status: StatusCode,
+    secret: Option<String>,
+    name: FieldView,
+) -> PageResult {
     let t = who.t;
     let tokens = s.store.list_tokens(who.user.id).await.or_fail(t)?;
-    Ok(render(status, &TokensPage { c: who.chrome(t.get("nav-tokens")), t, csrf: who.csrf.clone(), tokens, secret, name }))
+    Ok(render(
+        status,
+        &TokensPage { c: who.chrome(t.get("nav-tokens")), t, csrf: who.csrf.clone(), tokens, secret, name },
+    ))
 }
 
 fn token_name_field(t: Tr, value: &str) -> FieldView {
@@ -126,7 +138,12 @@ async fn create_token(State(s): State<AppState>, who: Signed, Form(f): Form<Hash
     tokens_page(&s, &who, StatusCode::OK, Some(secret), token_name_field(t, "")).await
 }
 
-async fn revoke_token(State(s): State<AppState>, who: Signed, Path(id): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+async fn revoke_token(
+    State(s): State<AppState>,
+    who: Signed,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     let t = who.t;
     who.check_csrf(f.get("csrf"))?;
     let id: i64 = id.parse().map_err(|_| Failure::not_found(t))?;
@@ -173,7 +190,8 @@ async fn users_page(
         return Err(Failure::forbidden(t));
     }
     let depts = all_departments(s, t).await?;
-    let dept_name = |id: Option<i64>| depts.iter().find(|d| Some(d.id) == id).map(|d| d.name.clone()).unwrap_or_default();
+    let dept_name =
+        |id: Option<i64>| depts.iter().find(|d| Some(d.id) == id).map(|d| d.name.clone()).unwrap_or_default();
     let mut users = vec![];
     for u in s.store.list_users().await.or_fail(t)? {
         let entity = match u.entity_id {
@@ -209,7 +227,8 @@ async fn users_page(
     department.options = std::iter::once((String::new(), t.get("option-none")))
         .chain(depts.iter().map(|d| (d.code.clone(), d.name.clone())))
         .collect();
-    let fields = [username, password, role, enterprise, department].into_iter().map(|f| f.with_errors(t, errors)).collect();
+    let fields =
+        [username, password, role, enterprise, department].into_iter().map(|f| f.with_errors(t, errors)).collect();
     let page = UsersPage { c: who.chrome(t.get("nav-users")), t, csrf: who.csrf.clone(), users, fields, created };
     Ok(render(status, &page))
 }

@@ -84,7 +84,9 @@ pub fn schema_name(v: &Value) -> String {
     }
     let ty = match v.get("type") {
         Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).filter(|s| *s != "null").collect::<Vec<_>>().join(" | "),
+        Some(Value::Array(a)) => {
+            a.iter().filter_map(Value::as_str).filter(|s| *s != "null").collect::<Vec<_>>().join(" | ")
+        }
         _ => return if v.as_object().is_some_and(|o| o.is_empty()) { "any".into() } else { "object".into() },
     };
     match ty.as_str() {
@@ -223,10 +225,19 @@ mod tests {
         let groups = groups(&doc);
         let ops: Vec<(String, String)> =
             groups.iter().flat_map(|g| g.operations.iter().map(|o| (o.method.clone(), o.path.clone()))).collect();
-        let expected: usize = doc["paths"].as_object().unwrap().values().map(|i| METHODS.iter().filter(|m| i.get(**m).is_some()).count()).sum();
+        let expected: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|i| METHODS.iter().filter(|m| i.get(**m).is_some()).count())
+            .sum();
         assert_eq!(ops.len(), expected);
         assert!(ops.contains(&("GET".into(), "/api/v1/enterprises".into())));
-        let create = groups.iter().flat_map(|g| &g.operations).find(|o| o.method == "POST" && o.path == "/api/v1/enterprises").unwrap();
+        let create = groups
+            .iter()
+            .flat_map(|g| &g.operations)
+            .find(|o| o.method == "POST" && o.path == "/api/v1/enterprises")
+            .unwrap();
         assert!(create.body.is_some() && create.replies.iter().any(|r| r.status == "422"));
         assert!(schemas(&doc).iter().any(|s| s.name == "Problem" && !s.properties.is_empty()));
     }

@@ -74,7 +74,11 @@ async fn dashboard(State(s): State<AppState>, who: Signed) -> PageResult {
             RegisterKind::Inspectors => count::<Inspector>(&s, owner).await,
         }
         .or_fail(t)?;
-        tiles.push(Tile { label: t.get(&format!("nav-{}", kind.slug())), count: n, href: format!("/console/{}", kind.slug()) });
+        tiles.push(Tile {
+            label: t.get(&format!("nav-{}", kind.slug())),
+            count: n,
+            href: format!("/console/{}", kind.slug()),
+        });
     }
     let own = match (who.role(), who.user.entity_id) {
         (Role::Enterprise, Some(id)) => Some(s.store.entity(id).await.or_fail(t)?),

@@ -31,7 +31,8 @@ pub fn enc(s: &str) -> String {
 
 /// `base?k=v&…` from the pairs whose value is not empty (just `base` if none is left).
 pub fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
-    let q: Vec<String> = pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
+    let q: Vec<String> =
+        pairs.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
     if q.is_empty() { base.to_owned() } else { format!("{base}?{}", q.join("&")) }
 }
 
@@ -141,7 +142,16 @@ mod tests {
     fn back_paths_stay_on_this_site() {
         assert_eq!(safe_back("/console/enterprises?q=a"), "/console/enterprises?q=a");
         assert_eq!(safe_back("/"), "/");
-        for bad in ["//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:alert(1)", "", "/a\nb", "/a b", "evil"] {
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "",
+            "/a\nb",
+            "/a b",
+            "evil",
+        ] {
             assert_eq!(safe_back(bad), "/", "{bad:?} must be refused");
         }
     }
@@ -156,7 +166,13 @@ mod tests {
     #[test]
     fn list_state_is_lenient_and_keeps_filter_order() {
         let s = ListState::parse(
-            &params(&[("status", "active"), ("industry", "catering"), ("sort", "password"), ("page", "0"), ("bogus", "1")]),
+            &params(&[
+                ("status", "active"),
+                ("industry", "catering"),
+                ("sort", "password"),
+                ("page", "0"),
+                ("bogus", "1"),
+            ]),
             &["name"],
             &["industry", "status"],
         );
@@ -180,7 +196,11 @@ mod tests {
 
     #[test]
     fn page_and_export_links_keep_the_filters() {
-        let s = ListState::parse(&params(&[("industry", "catering"), ("sort", "name"), ("dir", "desc")]), &["name"], &["industry"]);
+        let s = ListState::parse(
+            &params(&[("industry", "catering"), ("sort", "name"), ("dir", "desc")]),
+            &["name"],
+            &["industry"],
+        );
         assert_eq!(s.page_href("/l", 2), "/l?industry=catering&sort=name&dir=desc&page=2");
         assert_eq!(s.page_href("/l", 1), "/l?industry=catering&sort=name&dir=desc");
         assert_eq!(s.export_href("/l/export", "xlsx"), "/l/export?industry=catering&sort=name&dir=desc&format=xlsx");

@@ -86,7 +86,11 @@ impl Chrome {
         let nav = vec![
             NavItem { label: t.get("nav-portal"), href: "/".into(), active: path == "/" },
             NavItem { label: t.get("nav-registry"), href: "/registry".into(), active: path.starts_with("/registry") },
-            NavItem { label: t.get("nav-api-docs"), href: "/api/v1/docs".into(), active: path.starts_with("/api/v1/docs") },
+            NavItem {
+                label: t.get("nav-api-docs"),
+                href: "/api/v1/docs".into(),
+                active: path.starts_with("/api/v1/docs"),
+            },
         ];
         Self { t, title, nav, user: None, csrf: String::new(), lang_href: lang_href(t, path), home: "/" }
     }
@@ -210,7 +214,7 @@ impl IntoResponse for Failure {
             _ => "500".into(),
         };
         let page = ErrorPage {
-            c: Chrome::public(t, t.get(&format!("error-{key}-title")), "/"),
+            c: Chrome::public(t, t.get(&format!("error-{key}-title")), ""),
             t,
             code,
             heading: t.get(&format!("error-{key}-title")),
@@ -284,7 +288,8 @@ impl FromRequestParts<AppState> for Signed {
             Some(s) if s.user.active => Ok(Signed { t, user: s.user, csrf: s.csrf_token, path }),
             _ => {
                 let next = if parts.method == axum::http::Method::GET { path.as_str() } else { "/console" };
-                Err(Redirect::to(&links::with_query("/console/login", &[("next", links::safe_back(next))])).into_response())
+                Err(Redirect::to(&links::with_query("/console/login", &[("next", links::safe_back(next))]))
+                    .into_response())
             }
         }
     }
@@ -305,7 +310,9 @@ mod tests {
             let slug = kind.slug();
             keys.extend(["nav", "new", "edit", "import"].iter().map(|p| format!("{p}-{slug}")));
             keys.extend(["create", "update"].iter().map(|a| format!("action-{slug}-{a}")));
-            keys.extend(kind.columns().iter().chain(kind.filterable()).chain(kind.sortable()).map(|c| format!("field-{c}")));
+            keys.extend(
+                kind.columns().iter().chain(kind.filterable()).chain(kind.sortable()).map(|c| format!("field-{c}")),
+            );
         }
         keys.extend(Industry::ALL.iter().map(|v| format!("industry-{}", v.key())));
         keys.extend(EntityType::ALL.iter().map(|v| format!("entity_type-{}", v.key())));
@@ -313,9 +320,23 @@ mod tests {
         keys.extend(LocationKind::ALL.iter().map(|v| format!("kind-{}", v.key())));
         keys.extend(Role::ALL.iter().map(|r| format!("role-{r}")));
         for code in [
-            "required", "too-long", "unknown-value", "id-length", "id-charset", "id-division", "id-org-check", "id-check",
-            "invalid-id", "unknown-entity", "unknown-department", "bad-code", "duplicate-in-file", "exists", "unknown-field",
-            "wrong-type", "too-short",
+            "required",
+            "too-long",
+            "unknown-value",
+            "id-length",
+            "id-charset",
+            "id-division",
+            "id-org-check",
+            "id-check",
+            "invalid-id",
+            "unknown-entity",
+            "unknown-department",
+            "bad-code",
+            "duplicate-in-file",
+            "exists",
+            "unknown-field",
+            "wrong-type",
+            "too-short",
         ] {
             keys.push(format!("err-{code}"));
         }

@@ -48,7 +48,12 @@ struct RegistryPage {
     pager: Pager,
 }
 
-async fn registry(State(s): State<AppState>, t: Tr, OriginalUri(uri): OriginalUri, Query(p): Query<HashMap<String, String>>) -> PageResult {
+async fn registry(
+    State(s): State<AppState>,
+    t: Tr,
+    OriginalUri(uri): OriginalUri,
+    Query(p): Query<HashMap<String, String>>,
+) -> PageResult {
     let state = ListState::parse(&p, PUBLIC_COLUMNS, PUBLIC_FILTERS);
     let page = s.store.list::<MarketEntity>(&state.query(None)).await.or_fail(t)?;
     let base = "/registry";
@@ -68,15 +73,39 @@ async fn registry(State(s): State<AppState>, t: Tr, OriginalUri(uri): OriginalUr
         })
         .collect();
     let filters = vec![
-        FilterControl::vocab(t, "industry", &Industry::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(), state.filter("industry")),
-        FilterControl::vocab(t, "entity_type", &EntityType::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(), state.filter("entity_type")),
-        FilterControl::vocab(t, "status", &EntityStatus::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(), state.filter("status")),
+        FilterControl::vocab(
+            t,
+            "industry",
+            &Industry::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(),
+            state.filter("industry"),
+        ),
+        FilterControl::vocab(
+            t,
+            "entity_type",
+            &EntityType::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(),
+            state.filter("entity_type"),
+        ),
+        FilterControl::vocab(
+            t,
+            "status",
+            &EntityStatus::ALL.iter().map(|v| v.key()).collect::<Vec<_>>(),
+            state.filter("status"),
+        ),
     ];
     let path = uri.path_and_query().map(|x| x.as_str()).unwrap_or(base);
     let pager = Pager::new(t, &state, base, page.total, PER_PAGE);
     Ok(render(
         StatusCode::OK,
-        &RegistryPage { c: Chrome::public(t, t.get("registry-title"), path), t, q: state.q.clone(), filters, headers, rows, total: page.total, pager },
+        &RegistryPage {
+            c: Chrome::public(t, t.get("registry-title"), path),
+            t,
+            q: state.q.clone(),
+            filters,
+            headers,
+            rows,
+            total: page.total,
+            pager,
+        },
     ))
 }
 

@@ -3,8 +3,8 @@
 //! One generic implementation; a macro wires it to each register's URLs. Who may see
 //! and change what follows [`access`], exactly as the API does.
 
-use super::widgets::{FieldView, FilterControl, HeaderCell, InputKind, Pager, error_text};
 use super::links::{ListState, PER_PAGE};
+use super::widgets::{FieldView, FilterControl, HeaderCell, InputKind, Pager, error_text};
 use super::{Chrome, Failure, OrFail, PageResult, Signed, render};
 use crate::AppState;
 use crate::api::registers::{Access, access, export_response, import_bytes, record_fields};
@@ -20,8 +20,8 @@ use axum::routing::get;
 use qgov_domain::registers::{EntityStatus, EntityType, Industry, LocationKind};
 use qgov_domain::{FieldErrors, Role, UnifiedCreditCode};
 use qgov_store::{
-    Department, ImportMode, Inspector, ListQuery, Location, MarketEntity, Product, Register, RegisterKind, RowError, StoreError,
-    User,
+    Department, ImportMode, Inspector, ListQuery, Location, MarketEntity, Product, Register, RegisterKind, RowError,
+    StoreError, User,
 };
 use std::collections::HashMap;
 
@@ -153,7 +153,11 @@ fn params_state(kind: RegisterKind, p: &HashMap<String, String>) -> ListState {
     ListState::parse(p, kind.sortable(), kind.filterable())
 }
 
-async fn list<R: Register>(State(s): State<AppState>, who: Signed, Query(p): Query<HashMap<String, String>>) -> PageResult {
+async fn list<R: Register>(
+    State(s): State<AppState>,
+    who: Signed,
+    Query(p): Query<HashMap<String, String>>,
+) -> PageResult {
     let (t, kind) = (who.t, R::KIND);
     let owner = read_scope(&who.user, kind).ok_or_else(|| Failure::forbidden(t))?;
     let state = params_state(kind, &p);
@@ -178,9 +182,12 @@ async fn list<R: Register>(State(s): State<AppState>, who: Signed, Query(p): Que
         .filter(|c| !(who.role() == Role::Enterprise && **c == "owner_uscc"))
         .map(|c| match (*c, vocab_keys(c)) {
             (_, Some(keys)) => FilterControl::vocab(t, c, &keys, state.filter(c)),
-            ("department_code", _) => {
-                FilterControl::select(t, c, depts.iter().map(|d| (d.code.clone(), department_label(t, d))).collect(), state.filter(c))
-            }
+            ("department_code", _) => FilterControl::select(
+                t,
+                c,
+                depts.iter().map(|d| (d.code.clone(), department_label(t, d))).collect(),
+                state.filter(c),
+            ),
             _ => FilterControl::text(t, c, state.filter(c)),
         })
         .collect();
@@ -203,7 +210,11 @@ async fn list<R: Register>(State(s): State<AppState>, who: Signed, Query(p): Que
     Ok(render(StatusCode::OK, &pagee))
 }
 
-async fn export<R: Register>(State(s): State<AppState>, who: Signed, Query(p): Query<HashMap<String, String>>) -> PageResult {
+async fn export<R: Register>(
+    State(s): State<AppState>,
+    who: Signed,
+    Query(p): Query<HashMap<String, String>>,
+) -> PageResult {
     let t = who.t;
     let owner = read_scope(&who.user, R::KIND).ok_or_else(|| Failure::forbidden(t))?;
     let format = Format::parse(p.get("format").map(String::as_str).unwrap_or("csv")).unwrap_or(Format::Csv);
@@ -383,7 +394,12 @@ async fn form_page(
     let base = format!("/console/{}", kind.slug());
     let fields = form_fields(s, who, kind, values, errors).await?;
     let shown: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    let other_errors = errors.0.iter().filter(|e| !shown.contains(&e.field.as_str())).map(|e| error_text(t, e.code, &e.message)).collect();
+    let other_errors = errors
+        .0
+        .iter()
+        .filter(|e| !shown.contains(&e.field.as_str()))
+        .map(|e| error_text(t, e.code, &e.message))
+        .collect();
     let (heading, action, cancel) = match existing {
         Some(id) => (t.get(&format!("edit-{}", kind.slug())), format!("{base}/{id}/edit"), format!("{base}/{id}")),
         None => (t.get(&format!("new-{}", kind.slug())), format!("{base}/new"), base.clone()),
@@ -393,7 +409,13 @@ async fn form_page(
         t,
         slug: kind.slug(),
         register: t.get(&format!("nav-{}", kind.slug())),
-        heading, action, cancel, csrf: who.csrf.clone(), fields, other_errors })
+        heading,
+        action,
+        cancel,
+        csrf: who.csrf.clone(),
+        fields,
+        other_errors,
+    })
 }
 
 async fn new_form<R: Register>(State(s): State<AppState>, who: Signed) -> PageResult {
@@ -452,7 +474,11 @@ async fn save<R: Register>(s: &AppState, who: &Signed, id: Option<i64>, f: HashM
     Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
 }
 
-async fn create<R: Register>(State(s): State<AppState>, who: Signed, Form(f): Form<HashMap<String, String>>) -> PageResult {
+async fn create<R: Register>(
+    State(s): State<AppState>,
+    who: Signed,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     save::<R>(&s, &who, None, f).await
 }
 
@@ -475,7 +501,12 @@ async fn edit_form<R: Register>(State(s): State<AppState>, who: Signed, Path(id)
     Ok(render(StatusCode::OK, &page))
 }
 
-async fn update<R: Register>(State(s): State<AppState>, who: Signed, Path(id): Path<String>, Form(f): Form<HashMap<String, String>>) -> PageResult {
+async fn update<R: Register>(
+    State(s): State<AppState>,
+    who: Signed,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     who.check_csrf(f.get("csrf"))?;
     let (id, _) = editable::<R>(&s, &who, &id).await?;
     save::<R>(&s, &who, Some(id), f).await
@@ -545,13 +576,20 @@ async fn import<R: Register>(State(s): State<AppState>, who: Signed, mut form: M
         return Err(Failure::forbidden(t));
     }
     let (mut csrf, mut file, mut file_name, mut skip) = (None, None, String::new(), false);
-    while let Some(field) = form.next_field().await.map_err(|e| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(e.to_string()))? {
+    while let Some(field) =
+        form.next_field().await.map_err(|e| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(e.to_string()))?
+    {
         match field.name().unwrap_or("") {
             "csrf" => csrf = field.text().await.ok(),
             "skip_invalid" => skip = true,
             "file" => {
                 file_name = field.file_name().unwrap_or("").to_owned();
-                file = Some(field.bytes().await.map_err(|e| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(e.to_string()))?);
+                file = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|e| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(e.to_string()))?,
+                );
             }
             _ => {}
         }
@@ -563,7 +601,8 @@ async fn import<R: Register>(State(s): State<AppState>, who: Signed, mut form: M
         page.file_error = Some(t.get("import-no-file"));
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page));
     };
-    let format = Format::from_file_name(&file_name).unwrap_or(if bytes.starts_with(b"PK") { Format::Xlsx } else { Format::Csv });
+    let format =
+        Format::from_file_name(&file_name).unwrap_or(if bytes.starts_with(b"PK") { Format::Xlsx } else { Format::Csv });
     let mode = if skip { ImportMode::SkipInvalid } else { ImportMode::AllOrNothing };
     let actor = qgov_store::Actor::user(&who.user.username);
     let status = match import_bytes::<R>(&s, &actor, format, &bytes, mode).await {
@@ -591,7 +630,15 @@ mod tests {
     use super::*;
 
     fn user(role: Role, entity: Option<i64>) -> User {
-        User { id: 1, username: "u".into(), role, department_id: None, entity_id: entity, active: true, created_at: String::new() }
+        User {
+            id: 1,
+            username: "u".into(),
+            role,
+            department_id: None,
+            entity_id: entity,
+            active: true,
+            created_at: String::new(),
+        }
     }
 
     #[test]

@@ -7,13 +7,13 @@ use crate::AppState;
 use crate::auth::SESSION_COOKIE;
 use crate::i18n::Tr;
 use askama::Template;
+use axum::Router;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Form, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::Router;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -32,7 +32,13 @@ struct LoginPage {
 }
 
 fn login_page(t: Tr, username: String, next: &str, error: Option<String>) -> LoginPage {
-    LoginPage { c: Chrome::public(t, t.get("login-title"), "/console/login"), t, username, next: safe_back(next).to_owned(), error }
+    LoginPage {
+        c: Chrome::public(t, t.get("login-title"), "/console/login"),
+        t,
+        username,
+        next: safe_back(next).to_owned(),
+        error,
+    }
 }
 
 async fn login_form(t: Tr, Query(p): Query<HashMap<String, String>>) -> PageResult {
@@ -46,12 +52,21 @@ pub struct ClientIp(pub IpAddr);
 impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(ClientIp(ip))
     }
 }
 
-async fn login(State(s): State<AppState>, t: Tr, ClientIp(ip): ClientIp, Form(f): Form<HashMap<String, String>>) -> PageResult {
+async fn login(
+    State(s): State<AppState>,
+    t: Tr,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     let username = f.get("username").map(|u| u.trim().to_owned()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let next = f.get("next").map(String::as_str).unwrap_or("/console");
@@ -81,7 +96,12 @@ async fn login(State(s): State<AppState>, t: Tr, ClientIp(ip): ClientIp, Form(f)
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(target)).into_response())
 }
 
-async fn logout(State(s): State<AppState>, who: Signed, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> PageResult {
+async fn logout(
+    State(s): State<AppState>,
+    who: Signed,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
     who.check_csrf(f.get("csrf"))?;
     if let Some(secret) = session_secret(&headers) {
         s.store.delete_session(&secret).await.or_fail(who.t)?;

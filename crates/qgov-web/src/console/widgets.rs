@@ -60,7 +60,12 @@ impl FilterControl {
         Self::select(t, name, keys.iter().map(|k| ((*k).to_owned(), t.value(name, k))).collect(), current)
     }
     pub fn text(t: Tr, name: &str, current: &str) -> Self {
-        Self { name: name.to_owned(), label: t.get(&format!("field-{name}")), value: current.to_owned(), options: vec![] }
+        Self {
+            name: name.to_owned(),
+            label: t.get(&format!("field-{name}")),
+            value: current.to_owned(),
+            options: vec![],
+        }
     }
 }
 
@@ -76,8 +81,12 @@ impl Pager {
     pub fn new(t: Tr, state: &ListState, base: &str, total: i64, per_page: u32) -> Self {
         let pages = page_count(total, per_page);
         let page = state.page.min(pages.max(1));
-        let summary =
-            format!("{} {} · {}", t.arg("pager-page", "page", page), t.arg("pager-pages", "pages", pages), t.arg("pager-total", "total", total));
+        let summary = format!(
+            "{} {} · {}",
+            t.arg("pager-page", "page", page),
+            t.arg("pager-pages", "pages", pages),
+            t.arg("pager-total", "total", total)
+        );
         Self {
             summary,
             prev: (page > 1).then(|| state.page_href(base, page - 1)),
