@@ -6,10 +6,18 @@
 //!   2-A/2-B/2-C, and the switching rules with the switching score.
 //! - [`draw`]: the reproducible "double random" draw of targets and inspectors, with a seed
 //!   commitment and verification.
+//! - [`deadline`]: the statutory time limits of the sampling workflow as data, with due dates
+//!   computed on the working-day calendar.
+//! - [`workflow`]: the sample workflow as a state machine (sampled → tested → failed → notified →
+//!   re-test → rectification → re-inspection → announcement …) that says why it refuses an event.
+//! - [`judgement`]: verdicts of test results against a limits table.
 //!
 //! The standards' tables and the State Council's holiday notices are kept as data files under
 //! `data/`, embedded at compile time, so they can be checked line by line against the source.
 
 pub mod calendar;
+pub mod deadline;
 pub mod draw;
 pub mod gbt2828;
+pub mod judgement;
+pub mod workflow;
