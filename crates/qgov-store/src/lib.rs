@@ -207,8 +207,9 @@ pub(crate) fn secret_hash(secret: &str) -> String {
     hex::encode(sha2::Sha256::digest(secret.as_bytes()))
 }
 
-/// A fresh random secret: 32 bytes from the OS, hex-encoded.
-pub(crate) fn random_secret() -> String {
+/// A fresh random secret: 32 bytes from the OS, hex-encoded (tokens, session ids,
+/// CSRF tokens).
+pub fn random_secret() -> String {
     let mut b = [0u8; 32];
     rand::fill(&mut b);
     hex::encode(b)

@@ -29,21 +29,44 @@ struct LoginPage {
     username: String,
     next: String,
     error: Option<String>,
+    /// Pre-session CSRF token (double-submit: also in the `qgov_login_csrf` cookie).
+    login_csrf: String,
 }
 
-fn login_page(t: Tr, username: String, next: &str, error: Option<String>) -> LoginPage {
+/// Cookie carrying the login form's CSRF token. There is no session before login, so
+/// the form and this cookie must carry the same random value (double submit): another
+/// site can make a browser post the form but cannot read or set the cookie.
+const LOGIN_CSRF_COOKIE: &str = "qgov_login_csrf";
+
+fn login_page(t: Tr, username: String, next: &str, error: Option<String>, login_csrf: &str) -> LoginPage {
     LoginPage {
         c: Chrome::public(t, t.get("login-title"), "/console/login"),
         t,
         username,
         next: safe_back(next).to_owned(),
         error,
+        login_csrf: login_csrf.to_owned(),
     }
 }
 
-async fn login_form(t: Tr, Query(p): Query<HashMap<String, String>>) -> PageResult {
+fn login_csrf_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{LOGIN_CSRF_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/console/login{secure}")
+}
+
+async fn login_form(State(s): State<AppState>, t: Tr, Query(p): Query<HashMap<String, String>>) -> PageResult {
     let next = p.get("next").map(String::as_str).unwrap_or("/console");
-    Ok(render(StatusCode::OK, &login_page(t, String::new(), next, None)))
+    let token = qgov_store::random_secret();
+    let mut res = render(StatusCode::OK, &login_page(t, String::new(), next, None, &token));
+    if let Ok(v) = login_csrf_cookie(&token, s.config.secure_cookies).parse() {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+/// Constant-time equality of two tokens.
+fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The client address (the connection's peer; unknown in tests without a socket).
@@ -65,14 +88,20 @@ async fn login(
     State(s): State<AppState>,
     t: Tr,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> PageResult {
+    let cookie_token = cookie_value(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let form_token = f.get("csrf").map(String::as_str).unwrap_or("");
+    if cookie_token.is_empty() || !same_token(&cookie_token, form_token) {
+        return Err(super::Failure::bad_csrf(t));
+    }
     let username = f.get("username").map(|u| u.trim().to_owned()).unwrap_or_default();
     let password = f.get("password").cloned().unwrap_or_default();
     let next = f.get("next").map(String::as_str).unwrap_or("/console");
     if let Err(secs) = s.throttle.check(ip, &username) {
         let msg = t.arg("login-throttled", "minutes", secs.div_ceil(60));
-        let mut res = render(StatusCode::TOO_MANY_REQUESTS, &login_page(t, username, next, Some(msg)));
+        let mut res = render(StatusCode::TOO_MANY_REQUESTS, &login_page(t, username, next, Some(msg), &cookie_token));
         res.headers_mut().insert(header::RETRY_AFTER, secs.into());
         return Ok(res);
     }
@@ -83,7 +112,10 @@ async fn login(
     };
     let Some(user) = user.filter(|u| u.active) else {
         s.throttle.failed(ip, &username);
-        return Ok(render(StatusCode::UNAUTHORIZED, &login_page(t, username, next, Some(t.get("login-failed")))));
+        return Ok(render(
+            StatusCode::UNAUTHORIZED,
+            &login_page(t, username, next, Some(t.get("login-failed")), &cookie_token),
+        ));
     };
     s.throttle.succeeded(ip, &username);
     let (secret, _) = s.store.create_session(&user).await.or_fail(t)?;
@@ -112,7 +144,11 @@ async fn logout(
 }
 
 fn session_secret(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     let (mut parts, _) = axum::http::Request::new(()).into_parts();
     parts.headers = headers.clone();
-    crate::auth::cookie(&parts, SESSION_COOKIE).map(str::to_owned)
+    crate::auth::cookie(&parts, name).map(str::to_owned)
 }
