@@ -270,6 +270,26 @@ impl Store {
         Ok(())
     }
 
+    /// Activate or deactivate an account. A deactivated account cannot sign in, and its
+    /// sessions and tokens stop working at once (every check joins on `active`).
+    pub async fn set_user_active(&self, actor: &Actor, user_id: i64, active: bool) -> Result<User> {
+        let mut w = WriteTx::begin(self).await?;
+        let before = fetch_user(&mut *w.tx, user_id).await?;
+        sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+            .bind(i64::from(active))
+            .bind(user_id)
+            .execute(&mut *w.tx)
+            .await?;
+        if !active {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(&mut *w.tx).await?;
+        }
+        let after = fetch_user(&mut *w.tx, user_id).await?;
+        let action = if active { "user.activate" } else { "user.deactivate" };
+        w.audit(actor, action, "user", &user_id.to_string(), &before, &after).await?;
+        w.commit().await?;
+        Ok(after)
+    }
+
     /// All users, for the admin console.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let rows = sqlx::query(dyn_sql!("SELECT {USER_COLS} FROM users u ORDER BY u.id")).fetch_all(&self.pool).await?;

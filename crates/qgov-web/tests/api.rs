@@ -209,6 +209,21 @@ async fn contract(engine: Engine) {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
+    // Deactivating an account stops its tokens at once; admins cannot lock themselves out.
+    let reg_id = app.send("GET", "/api/v1/me", Some(&regulator), None).await.2["id"].as_i64().unwrap();
+    let (s, _, v) =
+        app.send("PATCH", &format!("/api/v1/users/{reg_id}"), Some(&admin), Some(json!({"active": false}))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["active"], false);
+    assert_eq!(app.send("GET", "/api/v1/me", Some(&regulator), None).await.0, StatusCode::UNAUTHORIZED);
+    let admin_id = app.send("GET", "/api/v1/me", Some(&admin), None).await.2["id"].as_i64().unwrap();
+    let (s, _, v) =
+        app.send("PATCH", &format!("/api/v1/users/{admin_id}"), Some(&admin), Some(json!({"active": false}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _, _) =
+        app.send("PATCH", &format!("/api/v1/users/{reg_id}"), Some(&admin), Some(json!({"active": "no"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
     // The OpenAPI document is generated from the handlers.
     let (s, _, doc) = app.send("GET", "/api/v1/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -380,6 +395,7 @@ async fn enterprise_isolation(engine: Engine) {
         ("POST", "/api/v1/departments", "/api/v1/departments".into(), Some(json!({"code": "x", "name": "x"}))),
         ("PATCH", "/api/v1/departments/{id}", "/api/v1/departments/1".into(), Some(json!({"name": "x"}))),
         ("GET", "/api/v1/users", "/api/v1/users".into(), None),
+        ("PATCH", "/api/v1/users/{id}", "/api/v1/users/1".into(), Some(json!({"active": false}))),
         (
             "POST",
             "/api/v1/users",

@@ -33,7 +33,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
 
 #[tokio::test]
 async fn login_needs_the_form_token_and_sets_a_hardened_session_cookie() {
-    let (base, _) = spawn().await;
+    let (base, store) = spawn().await;
     let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
     let form = [("username", "admin"), ("password", "admin-password"), ("next", "/console")];
 
@@ -81,6 +81,30 @@ async fn login_needs_the_form_token_and_sets_a_hardened_session_cookie() {
     let res = http.get(format!("{base}/console")).send().await.unwrap();
     assert!(res.status().is_redirection());
     assert!(res.headers()["location"].to_str().unwrap().starts_with("/console/login"));
+
+    // An admin deactivates another account from the users page; its token stops working.
+    let ent = NewUser {
+        username: "clerk".into(),
+        password: "clerk-password".into(),
+        role: Role::Regulator,
+        department_id: Some(1),
+        entity_id: None,
+    };
+    let clerk = store.create_user(&Actor::system(), &ent).await.unwrap();
+    let (_, clerk_token) = store.create_token(&Actor::system(), clerk.id, "t").await.unwrap();
+    let page =
+        http.get(format!("{base}/console/users")).header("cookie", &sid).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let res = http
+        .post(format!("{base}/console/users/{}/active", clerk.id))
+        .header("cookie", &sid)
+        .form(&[("csrf", csrf.as_str()), ("active", "0")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(!store.user_by_id(clerk.id).await.unwrap().active);
+    assert!(store.user_by_token(&clerk_token).await.unwrap().is_none());
 
     // A console form post without the session's CSRF token is refused.
     let res = http

@@ -147,6 +147,39 @@ pub async fn new_user_from_fields(
     }
 }
 
+/// Activate or deactivate an account (admin only): `{"active": false}`. A deactivated
+/// account's sessions and tokens stop working at once. Admins cannot deactivate
+/// themselves.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "accounts",
+    params(("id" = i64, Path, description = "User id")),
+    request_body(content = serde_json::Value, content_type = "application/json", example = json!({"active": false})),
+    responses((status = 200, body = User), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem),
+        (status = 404, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn patch_user(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<i64>,
+    body: JsonObject,
+) -> Result<Json<User>, ApiError> {
+    caller.require_admin()?;
+    let mut e = FieldErrors::new();
+    for k in body.0.keys().filter(|k| k.as_str() != "active") {
+        e.push(k, "unknown-field", "unknown field; expected: active");
+    }
+    let active = body.0.get("active").and_then(serde_json::Value::as_bool);
+    if active.is_none() {
+        e.push("active", "wrong-type", "must be true or false");
+    }
+    if active == Some(false) && id == caller.user.id {
+        e.push("active", "self", "you cannot deactivate your own account");
+    }
+    match active {
+        Some(active) if e.is_empty() => Ok(Json(s.store.set_user_active(&caller.actor(), id, active).await?)),
+        _ => Err(e.into()),
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct AuditParams {
     /// Page size (default 50, at most 500).

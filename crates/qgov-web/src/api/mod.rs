@@ -52,6 +52,7 @@ fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::list_tokens, accounts::create_token))
         .routes(routes!(accounts::revoke_token))
         .routes(routes!(accounts::list_users, accounts::create_user))
+        .routes(routes!(accounts::patch_user))
         .routes(routes!(accounts::audit_list))
         .routes(routes!(accounts::audit_verify))
         .routes(routes!(registers::enterprises::list, registers::enterprises::create))

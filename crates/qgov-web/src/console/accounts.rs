@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/tokens", get(tokens).post(create_token))
         .route("/console/tokens/{id}/revoke", post(revoke_token))
         .route("/console/users", get(users).post(create_user))
+        .route("/console/users/{id}/active", post(set_active))
 }
 
 const AUDIT_PAGE: i64 = 50;
@@ -153,6 +154,9 @@ async fn revoke_token(
 
 /// A user as listed.
 struct UserRow {
+    id: i64,
+    /// The signed-in admin's own row (no deactivate button: admins cannot lock themselves out).
+    is_self: bool,
     username: String,
     role: String,
     department: String,
@@ -199,6 +203,8 @@ async fn users_page(
             None => String::new(),
         };
         users.push(UserRow {
+            id: u.id,
+            is_self: u.id == who.user.id,
             role: t.value("role", u.role.as_str()),
             department: dept_name(u.department_id),
             entity,
@@ -235,6 +241,28 @@ async fn users_page(
 
 async fn users(State(s): State<AppState>, who: Signed) -> PageResult {
     users_page(&s, &who, StatusCode::OK, &HashMap::new(), &FieldErrors::new(), None).await
+}
+
+/// Activate or deactivate an account (admins; never one's own).
+async fn set_active(
+    State(s): State<AppState>,
+    who: Signed,
+    Path(id): Path<i64>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let t = who.t;
+    who.check_csrf(f.get("csrf"))?;
+    if !who.role().is_admin() {
+        return Err(Failure::forbidden(t));
+    }
+    let active = f.get("active").map(String::as_str) == Some("1");
+    if !active && id == who.user.id {
+        return Err(Failure::new(t, StatusCode::BAD_REQUEST).with_detail(t.get("users-cannot-deactivate-self")));
+    }
+    let u = s.store.set_user_active(&Actor::user(&who.user.username), id, active).await.or_fail(t)?;
+    let key = if active { "user-activated" } else { "user-deactivated" };
+    users_page(&s, &who, StatusCode::OK, &HashMap::new(), &FieldErrors::new(), Some(t.arg(key, "name", &u.username)))
+        .await
 }
 
 async fn create_user(State(s): State<AppState>, who: Signed, Form(f): Form<HashMap<String, String>>) -> PageResult {
