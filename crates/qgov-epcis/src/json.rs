@@ -192,7 +192,16 @@ pub(crate) fn document_from_value(value: &Value) -> Result<Document, Problems> {
     for (k, v) in root {
         if matches!(
             k.as_str(),
-            "@context" | "type" | "schemaVersion" | "creationDate" | "epcisBody" | "epcisHeader" | "id"
+            "@context"
+                | "type"
+                | "schemaVersion"
+                | "creationDate"
+                | "epcisBody"
+                | "epcisHeader"
+                | "sender"
+                | "receiver"
+                | "instanceIdentifier"
+                | "id"
         ) {
             continue;
         }
@@ -558,7 +567,15 @@ impl EventReader<'_> {
             Value::Object(o) => {
                 let mut children = Vec::with_capacity(o.len());
                 for (k, val) in o {
-                    match self.resolve(k) {
+                    // Inside an extension element, children without a namespace are allowed
+                    // (the XML binding permits unqualified children of a qualified element);
+                    // only the top level of an event, location or ilmd must be qualified.
+                    let resolved = if k.contains(':') || k.starts_with('{') || k.starts_with('@') {
+                        self.resolve(k)
+                    } else {
+                        Ok((String::new(), k.clone()))
+                    };
+                    match resolved {
                         Ok((ns, name)) => {
                             let vals = self.ext_value(val, depth + 1)?;
                             push_ext(&mut children, ns, name, vals);
@@ -937,8 +954,13 @@ impl EventReader<'_> {
         }
         match t {
             EventType::Object => {
-                if !o.contains_key("epcList") && ev.quantity_list.is_empty() {
-                    self.problem("epcList", "an ObjectEvent needs epcList or a non-empty quantityList");
+                // EPCIS 2.0 §7.4.2 / JSON schema: objects, quantities, or sensor data at a read point.
+                let sensor_only = !ev.sensor_element_list.is_empty() && ev.read_point.is_some();
+                if !o.contains_key("epcList") && ev.quantity_list.is_empty() && !sensor_only {
+                    self.problem(
+                        "epcList",
+                        "an ObjectEvent needs epcList, a non-empty quantityList, or sensor data with a readPoint",
+                    );
                 }
             }
             EventType::Transaction => {

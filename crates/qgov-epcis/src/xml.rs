@@ -82,14 +82,25 @@ fn read_tree(bytes: &[u8]) -> Result<(Elem, Vec<(String, String)>), Problems> {
             ResolveResult::Unknown(p) => return Err(fail(format!("namespace prefix `{p}` is not declared"))),
         };
         match event {
-            XmlEvent::DocType(_) => {
-                // External entities and entity expansion both need a DTD: refuse any.
-                return Err(fail("DOCTYPE declarations are not accepted (no DTDs, no entities)"));
+            XmlEvent::DocType(d) => {
+                // Entities (external ones, and expansion bombs) can only be declared in an
+                // internal subset `[…]` or an external DTD (SYSTEM / PUBLIC): refuse both. A bare
+                // `<!DOCTYPE name>`, which some official examples carry, declares nothing.
+                let body: &str = &d;
+                if body.contains('[') || body.contains("SYSTEM") || body.contains("PUBLIC") || body.contains("ENTITY") {
+                    return Err(fail("DTDs are not accepted (no internal subset, no external DTD, no entities)"));
+                }
             }
             XmlEvent::Start(start) => {
                 if stack.len() >= MAX_DEPTH {
                     return Err(fail(format!("XML nested deeper than {MAX_DEPTH} elements")));
                 }
+                // Below the root, elements in the EPCIS namespaces (a default xmlns) are the
+                // standard unqualified elements.
+                let ns = match ns.as_deref() {
+                    Some(NS_EPCIS_2 | NS_EPCIS_1 | NS_QUERY_2 | NS_QUERY_1) if !stack.is_empty() => None,
+                    _ => ns,
+                };
                 let mut el = Elem { ns, name: start.local_name().as_ref().to_string(), ..Default::default() };
                 for a in start.attributes() {
                     let a = a.map_err(|e| fail(format!("malformed XML attribute: {e}")))?;
@@ -257,14 +268,15 @@ pub fn parse_document_with(bytes: &[u8], opts: ReadOptions) -> Result<Document, 
         });
         return Err(Problems(problems));
     };
-    let mut events: Vec<&Elem> = Vec::with_capacity(list.children.len());
-    for c in &list.children {
-        if c.is("extension") {
-            events.extend(c.children.iter()); // EPCIS 1.2: TransformationEvent inside <extension>
-        } else {
-            events.push(c);
-        }
-    }
+    // EPCIS 1.2 puts TransformationEvent (and drafts AssociationEvent) inside <extension>.
+    let events = flattened(list);
+    // The XSD element order is checked for EPCIS 2.0 documents; 1.2 documents carry 2.0 fields
+    // inside their extension wrappers in varying places.
+    let opts = if matches!(root.ns.as_deref(), Some(NS_EPCIS_1 | NS_QUERY_1)) {
+        ReadOptions { lenient_xml_order: true }
+    } else {
+        opts
+    };
     let base = if is_doc { "/epcisBody/eventList" } else { "/epcisBody/queryResults/resultsBody/eventList" };
     for (i, e) in events.into_iter().enumerate() {
         let mut r =
@@ -294,9 +306,19 @@ const BASE_SEQUENCE: &[&str] =
     &["eventTime", "recordTime", "eventTimeZoneOffset", "eventID", "errorDeclaration", "certificationInfo"];
 
 /// Flattens EPCIS 1.2 `extension` / `baseExtension` wrappers (no namespace) into their parent.
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// `xsi:nil="true"`: the element stands for an absent value.
+fn is_nil(e: &Elem) -> bool {
+    e.attrs.iter().any(|(ns, n, v)| ns.as_deref() == Some(XSI) && n == "nil" && (v == "true" || v == "1"))
+}
+
 fn flattened(e: &Elem) -> Vec<&Elem> {
     let mut out = Vec::with_capacity(e.children.len());
     for c in &e.children {
+        if is_nil(c) {
+            continue;
+        }
         if c.is("extension") || c.is("baseExtension") {
             out.extend(flattened(c));
         } else {
@@ -335,21 +357,23 @@ fn insert_repeated(map: &mut Map<String, Value>, key: String, v: Value) {
 
 /// An extension element as a JSON-shape value (object keys `{ns}local`).
 fn ext_json(e: &Elem) -> Value {
-    if e.children.is_empty() && e.attrs.is_empty() {
+    // xsi:type / xsi:nil are typing hints of the XML binding, not data.
+    let attrs = e.attrs.iter().filter(|(ns, _, _)| ns.as_deref() != Some(XSI));
+    if e.children.is_empty() && attrs.clone().next().is_none() {
         return Value::String(e.text.clone());
     }
     let mut m = Map::new();
-    for (ns, name, value) in &e.attrs {
+    for (ns, name, value) in attrs {
         let key = match ns {
             Some(n) => format!("{{{n}}}{name}"),
-            None => format!("{{}}{name}"),
+            None => name.clone(),
         };
         m.insert(key, Value::String(value.clone()));
     }
     for c in &e.children {
         let key = match &c.ns {
             Some(n) => format!("{{{n}}}{}", c.name),
-            None => format!("{{}}{}", c.name),
+            None => c.name.clone(),
         };
         insert_repeated(&mut m, key, ext_json(c));
     }
@@ -394,7 +418,8 @@ fn sensor_attrs(e: &Elem) -> Map<String, Value> {
 
 /// Builds the JSON shape of one event element, checking the XSD element order when strict.
 fn event_to_json_shape(e: &Elem, opts: ReadOptions, r: &mut EventReader<'_>) -> Option<Value> {
-    let Some(event_type) = EventType::from_name(&e.name).filter(|_| e.ns.is_none()) else {
+    let epcis_ns = matches!(e.ns.as_deref(), None | Some(NS_EPCIS_2 | NS_EPCIS_1));
+    let Some(event_type) = EventType::from_name(&e.name).filter(|_| epcis_ns) else {
         r.problems.push(Problem {
             event_index: r.index,
             pointer: r.path.clone(),
@@ -442,7 +467,7 @@ fn event_to_json_shape(e: &Elem, opts: ReadOptions, r: &mut EventReader<'_>) -> 
                     .iter()
                     .map(|q| {
                         let mut o = Map::new();
-                        for f in &q.children {
+                        for f in q.children.iter().filter(|f| !is_nil(f)) {
                             let v = if f.name == "quantity" {
                                 leaf_or_number(&f.text)
                             } else {
