@@ -328,24 +328,18 @@ pub fn draw(input: &DrawInput, seed: &[u8]) -> Result<DrawOutcome, DrawError> {
 
 /// Step 3: indices of the picked targets, in output order.
 fn pick_targets(input: &DrawInput, rng: &mut Stream) -> Result<Vec<usize>, DrawError> {
-    let targets = &input.targets;
-    // Sorting (id, index) pairs keeps the keys together in memory: much faster than sorting indices.
-    let mut keyed: Vec<(&str, usize)> = targets.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
-    keyed.sort_unstable();
-    if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(DrawError::DuplicateTarget(w[0].0.to_string()));
-    }
+    let sorted = targets_in_id_order(&input.targets)?;
     let strata: Vec<(Vec<usize>, usize)> = match &input.mode {
         Mode::Count(k) => {
-            if *k > keyed.len() {
-                return Err(DrawError::CountTooLarge { requested: *k, available: keyed.len() });
+            if *k > sorted.len() {
+                return Err(DrawError::CountTooLarge { requested: *k, available: sorted.len() });
             }
-            vec![(keyed.iter().map(|(_, i)| *i).collect(), *k)]
+            vec![(sorted.into_iter().map(|(i, _)| i as usize).collect(), *k)]
         }
         Mode::Ratio(ratios) => {
             let mut members: [Vec<usize>; 4] = Default::default();
-            for (_, i) in &keyed {
-                members[targets[*i].credit_class as usize].push(*i);
+            for (i, class) in sorted {
+                members[class as usize].push(i as usize);
             }
             CreditRiskClass::ALL
                 .iter()
@@ -367,6 +361,112 @@ fn pick_targets(input: &DrawInput, rng: &mut Stream) -> Result<Vec<usize>, DrawE
         picked.extend_from_slice(&items[..k]);
     }
     Ok(picked)
+}
+
+/// (index, credit class) of every target, sorted by id (byte order); refuses duplicate ids.
+///
+/// Speed (the draw is bound by memory traffic over the targets' scattered strings): ids of one
+/// district share a prefix (the region code of the credit code), so a plain string sort spends
+/// its time in `memcmp`. Each id is keyed instead by the 16 bytes after a prefix that all ids
+/// share, big-endian and zero-padded, which orders exactly like the ids themselves; strings are
+/// compared only on equal keys. The shared prefix is guessed from a sample and checked while the
+/// keys are built, so the ids are read once (a wrong guess only costs a rebuild).
+fn targets_in_id_order(targets: &[Target]) -> Result<Vec<(u32, u8)>, DrawError> {
+    let lcp = |a: &[u8], b: &[u8]| a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let first = targets.first().map_or(&b""[..], |t| t.id.as_bytes());
+    let step = (targets.len() / 64).max(1);
+    let mut common = targets.iter().step_by(step).fold(first.len(), |c, t| lcp(&first[..c], t.id.as_bytes()));
+    let mut keyed: Vec<(u128, u32, u8)> = Vec::with_capacity(targets.len());
+    'build: loop {
+        keyed.clear();
+        for (i, t) in targets.iter().enumerate() {
+            let id = t.id.as_bytes();
+            if id.len() < common || id[..common] != first[..common] {
+                common = lcp(&first[..common], id);
+                continue 'build;
+            }
+            let rest = &id[common..];
+            let mut window = [0u8; 16];
+            let n = rest.len().min(16);
+            window[..n].copy_from_slice(&rest[..n]);
+            keyed.push((u128::from_be_bytes(window), i as u32, t.credit_class as u8));
+        }
+        break;
+    }
+    let by_id = |a: &(u128, u32, u8), b: &(u128, u32, u8)| {
+        a.0.cmp(&b.0).then_with(|| targets[a.1 as usize].id.cmp(&targets[b.1 as usize].id))
+    };
+    keyed.sort_unstable_by(by_id);
+    if let Some(w) = keyed.windows(2).find(|w| w[0].0 == w[1].0 && by_id(&w[0], &w[1]).is_eq()) {
+        return Err(DrawError::DuplicateTarget(targets[w[0].1 as usize].id.clone()));
+    }
+    Ok(keyed.into_iter().map(|(_, i, class)| (i, class)).collect())
+}
+
+/// What step 4 needs to know about each picked target, gathered in one pass over the targets
+/// in memory order (the picks themselves are in random order, and chasing each one's strings
+/// there cost more than the whole assignment).
+struct PickFacts {
+    /// Output ids, by pick number.
+    ids: Vec<String>,
+    /// Excluded inspector positions of pick n: `excluded[offsets[n]..offsets[n + 1]]`.
+    offsets: Vec<u32>,
+    excluded: Vec<u32>,
+    /// Interned grid of pick n when grids are avoided (`u32::MAX`: none).
+    grid: Vec<u32>,
+    /// Whether pick n needs specialties (then its target is read in the loop).
+    needs_specialties: Vec<bool>,
+}
+
+fn pick_facts(
+    input: &DrawInput,
+    picked: &[usize],
+    by_id: &FnvMap<&str, u32>,
+    conflicts: &FnvMap<&str, Vec<u32>>,
+    grid_ids: &FnvMap<&str, u32>,
+) -> PickFacts {
+    const NONE: u32 = u32::MAX;
+    let mut order_of = vec![NONE; input.targets.len()];
+    for (n, &ti) in picked.iter().enumerate() {
+        order_of[ti] = n as u32;
+    }
+    let mut ids = vec![String::new(); picked.len()];
+    let mut grid = vec![NONE; picked.len()];
+    let mut needs_specialties = vec![false; picked.len()];
+    let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(picked.len() * 3);
+    for (target, &n) in input.targets.iter().zip(&order_of) {
+        if n == NONE {
+            continue;
+        }
+        ids[n as usize] = target.id.clone();
+        for p in conflicts.get(target.id.as_str()).into_iter().flatten() {
+            pairs.push((n, *p));
+        }
+        for id in &target.last_inspectors {
+            if let Some(p) = by_id.get(id.as_str()) {
+                pairs.push((n, *p));
+            }
+        }
+        if input.avoid_same_grid && !target.grid.is_empty() {
+            grid[n as usize] = grid_ids.get(target.grid.as_str()).copied().unwrap_or(NONE);
+        }
+        needs_specialties[n as usize] = !target.specialties_needed.is_empty();
+    }
+    // Counting sort of the (pick, inspector) pairs by pick.
+    let mut offsets = vec![0u32; picked.len() + 1];
+    for (n, _) in &pairs {
+        offsets[*n as usize + 1] += 1;
+    }
+    for n in 0..picked.len() {
+        offsets[n + 1] += offsets[n];
+    }
+    let mut fill = offsets.clone();
+    let mut excluded = vec![0u32; pairs.len()];
+    for (n, p) in pairs {
+        excluded[fill[n as usize] as usize] = p;
+        fill[n as usize] += 1;
+    }
+    PickFacts { ids, offsets, excluded, grid, needs_specialties }
 }
 
 /// Step 4: inspectors for each picked target.
@@ -391,60 +491,55 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
     let mut heap: BinaryHeap<Reverse<u128>> = (0..sorted.len() as u32).map(|p| entry(0, rng.next_u64(), p)).collect();
     // Grids interned as small integers so the same-grid test is an integer comparison.
     let mut grid_ids: FnvMap<&str, u32> = FnvMap::default();
-    let inspector_grid: Vec<Option<u32>> = sorted
+    let inspector_grid: Vec<u32> = sorted
         .iter()
-        .map(|x| {
-            x.grid.as_deref().filter(|g| !g.is_empty()).map(|g| {
+        .map(|x| match x.grid.as_deref().filter(|g| !g.is_empty()) {
+            Some(g) => {
                 let next = grid_ids.len() as u32;
                 *grid_ids.entry(g).or_insert(next)
-            })
+            }
+            None => u32::MAX - 1, // never equal to a target's grid (u32::MAX means "none")
         })
         .collect();
+    let mut facts = pick_facts(input, picked, &by_id, &conflicts, &grid_ids);
     // excluded[p] == stamp marks inspectors excluded for the current target.
     let mut excluded = vec![0usize; sorted.len()];
     let mut stash = Vec::new();
     let mut out = Vec::with_capacity(picked.len());
 
     for (n, &ti) in picked.iter().enumerate() {
-        let target = &input.targets[ti];
         let stamp = n + 1;
-        for p in conflicts.get(target.id.as_str()).into_iter().flatten() {
+        for p in &facts.excluded[facts.offsets[n] as usize..facts.offsets[n + 1] as usize] {
             excluded[*p as usize] = stamp;
         }
-        for id in &target.last_inspectors {
-            if let Some(p) = by_id.get(id.as_str()) {
-                excluded[*p as usize] = stamp;
-            }
-        }
-        let target_grid = if input.avoid_same_grid && !target.grid.is_empty() {
-            grid_ids.get(target.grid.as_str()).copied()
-        } else {
-            None
-        };
-        let eligible = |p: usize| excluded[p] != stamp && (target_grid.is_none() || inspector_grid[p] != target_grid);
+        let target_grid = facts.grid[n];
+        let eligible = |p: usize| excluded[p] != stamp && inspector_grid[p] != target_grid;
 
         let mut chosen: Vec<u32> = Vec::with_capacity(input.per_target);
-        let mut needed: Vec<&str> = Vec::new();
-        for s in &target.specialties_needed {
-            if !needed.contains(&s.as_str()) {
-                needed.push(s);
+        if facts.needs_specialties[n] {
+            let target = &input.targets[ti];
+            let mut needed: Vec<&str> = Vec::new();
+            for s in &target.specialties_needed {
+                if !needed.contains(&s.as_str()) {
+                    needed.push(s);
+                }
             }
-        }
-        for specialty in needed {
-            if chosen.iter().any(|p| sorted[*p as usize].specialties.iter().any(|s| s == specialty)) {
-                continue;
-            }
-            let found = pop_first(&mut heap, &mut stash, |p| {
-                eligible(p) && sorted[p].specialties.iter().any(|s| s == specialty)
-            });
-            heap.extend(stash.drain(..));
-            match found {
-                Some(p) => chosen.push(p),
-                None => {
-                    return Err(DrawError::SpecialtyUncovered {
-                        target: target.id.clone(),
-                        specialty: specialty.to_string(),
-                    });
+            for specialty in needed {
+                if chosen.iter().any(|p| sorted[*p as usize].specialties.iter().any(|s| s == specialty)) {
+                    continue;
+                }
+                let found = pop_first(&mut heap, &mut stash, |p| {
+                    eligible(p) && sorted[p].specialties.iter().any(|s| s == specialty)
+                });
+                heap.extend(stash.drain(..));
+                match found {
+                    Some(p) => chosen.push(p),
+                    None => {
+                        return Err(DrawError::SpecialtyUncovered {
+                            target: target.id.clone(),
+                            specialty: specialty.to_string(),
+                        });
+                    }
                 }
             }
         }
@@ -455,7 +550,7 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
                     heap.extend(stash.drain(..));
                     let eligible_count = (0..sorted.len()).filter(|p| eligible(*p)).count();
                     return Err(DrawError::NotEnoughInspectors {
-                        target: target.id.clone(),
+                        target: std::mem::take(&mut facts.ids[n]),
                         needed: input.per_target,
                         eligible: eligible_count,
                     });
@@ -468,7 +563,7 @@ fn assign_inspectors(input: &DrawInput, picked: &[usize], rng: &mut Stream) -> R
             heap.push(entry(load[*p as usize], rng.next_u64(), *p));
         }
         out.push(Assignment {
-            target: target.id.clone(),
+            target: std::mem::take(&mut facts.ids[n]),
             inspectors: chosen.iter().map(|p| sorted[*p as usize].id.clone()).collect(),
         });
     }
@@ -903,5 +998,60 @@ mod tests {
         }
         let msg = Mismatch::Result(diffs).to_string();
         assert!(msg.contains(&removed.target), "{msg}");
+    }
+}
+
+/// Pins the complete output of draws over rich inputs (conflicts, last inspectors, grid
+/// avoidance, specialties, both modes, ids of differing lengths): any change to the result,
+/// e.g. by a speed-up, fails here. The fingerprints were taken from the first implementation.
+#[cfg(test)]
+mod fingerprint {
+    use super::*;
+
+    fn rich_input(mode: Mode) -> DrawInput {
+        let classes = CreditRiskClass::ALL;
+        let targets: Vec<Target> = (0..20_000)
+            .map(|i| Target {
+                // Ids of different lengths and prefixes, so ordering is not just numeric.
+                id: if i % 7 == 0 { format!("X{i}") } else { format!("91120116MA{i:08}") },
+                name: format!("企业{i}"),
+                credit_class: classes[[0, 0, 0, 0, 1, 1, 1, 2, 2, 3][i % 10]],
+                grid: format!("G{:02}", i % 13),
+                specialties_needed: if i % 101 == 0 { vec!["特种设备".into()] } else { vec![] },
+                last_inspectors: vec![format!("I{:04}", (i * 7) % 300), format!("I{:04}", (i * 13) % 300)],
+            })
+            .collect();
+        let inspectors: Vec<Inspector> = (0..300)
+            .map(|k| Inspector {
+                id: format!("I{k:04}"),
+                name: format!("检查员{k}"),
+                unit: format!("U{}", k % 12),
+                grid: if k % 17 == 0 { None } else { Some(format!("G{:02}", k % 13)) },
+                specialties: if k % 9 == 0 { vec!["特种设备".into()] } else { vec![] },
+                conflicts: (0..3).map(|j| format!("91120116MA{:08}", (k * 251 + j * 97) % 20_000)).collect(),
+            })
+            .collect();
+        let mut input = DrawInput::new(targets, inspectors, mode);
+        input.avoid_same_grid = true;
+        input.per_target = 3;
+        input
+    }
+
+    fn fingerprint(out: &DrawOutcome) -> String {
+        hex::encode(Sha256::digest(serde_json::to_vec(&out.assignments).unwrap()))
+    }
+
+    #[test]
+    fn ratio_draw_is_unchanged() {
+        let out =
+            draw(&rich_input(Mode::parse_ratios("A=0.05,B=0.2,C=0.6,D=1").unwrap()), b"fingerprint-seed-0001").unwrap();
+        assert_eq!(out.assignments.len(), 400 + 1_200 + 2_400 + 2_000);
+        assert_eq!(fingerprint(&out), "f07a1b76cf581c789d6197e6ce11cb2ad4111a1d56783728e902572baf73ffd9");
+    }
+
+    #[test]
+    fn count_draw_is_unchanged() {
+        let out = draw(&rich_input(Mode::Count(2_500)), b"fingerprint-seed-0002").unwrap();
+        assert_eq!(fingerprint(&out), "4828fd2fcb30ec81a53aeebcc45b8b7e84e91e4bc0cc1213eadd55fa303131dd");
     }
 }
