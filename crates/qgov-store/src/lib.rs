@@ -17,6 +17,7 @@ macro_rules! dyn_sql {
 mod accounts;
 pub mod audit;
 mod registers;
+pub mod sampling;
 pub mod testing;
 
 pub use accounts::{ApiToken, NewUser, SessionInfo, User};
