@@ -202,7 +202,7 @@ impl Timestamp {
             t.second()
         );
         let n = t.nanosecond();
-        if n % 1_000_000 == 0 {
+        if n.is_multiple_of(1_000_000) {
             s.push_str(&format!(".{:03}", n / 1_000_000));
         } else {
             s.push_str(&format!(".{n:09}"));

@@ -707,11 +707,7 @@ impl XmlWriter<'_> {
 
     fn field(&mut self, ev: &Event, name: &str) {
         match name {
-            "epcList" => {
-                if !ev.epc_list.is_empty() || ev.quantity_list.is_empty() {
-                    self.epcs("epcList", &ev.epc_list)
-                }
-            }
+            "epcList" if !ev.epc_list.is_empty() || ev.quantity_list.is_empty() => self.epcs("epcList", &ev.epc_list),
             "childEPCs" if !ev.child_epcs.is_empty() => self.epcs("childEPCs", &ev.child_epcs),
             "inputEPCList" if !ev.input_epc_list.is_empty() => self.epcs("inputEPCList", &ev.input_epc_list),
             "outputEPCList" if !ev.output_epc_list.is_empty() => self.epcs("outputEPCList", &ev.output_epc_list),
