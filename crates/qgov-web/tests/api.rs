@@ -352,6 +352,26 @@ async fn enterprise_isolation(engine: Engine) {
         )
         .await;
     let insp = insp["id"].as_i64().unwrap();
+    // Sampling data of the other enterprise: a sample with a rectification order.
+    let (_, _, insp2) = app
+        .send(
+            "POST",
+            "/api/v1/inspectors",
+            Some(&admin),
+            Some(json!({"name": "李四", "department_code": "amr", "certificate_no": "C9"})),
+        )
+        .await;
+    let (s, _, their_sample) = app
+        .send(
+            "POST",
+            "/api/v1/sampling/samples",
+            Some(&admin),
+            Some(json!({"sample_no": "S-THEIRS", "regime": "food", "purpose": "supervisory", "product_name": "奶", "product_category": "乳制品",
+                "standard_code": "GB 19301-2010", "sampled_uscc": code("MA05K1T2"), "sampler_ids": [insp.to_string(), insp2["id"].to_string()]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{their_sample}");
+    let their_sample = format!("/api/v1/sampling/samples/{}", their_sample["id"]);
 
     let denied = |s: StatusCode| s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND;
     // (method, path template, path to try with the other enterprise's ids, body)
@@ -404,11 +424,89 @@ async fn enterprise_isolation(engine: Engine) {
         ),
         ("GET", "/api/v1/audit", "/api/v1/audit".into(), None),
         ("GET", "/api/v1/audit/verify", "/api/v1/audit/verify".into(), None),
+        ("GET", "/api/v1/sampling/check-items", "/api/v1/sampling/check-items".into(), None),
+        ("POST", "/api/v1/sampling/check-items", "/api/v1/sampling/check-items".into(), Some(json!({"code": "x"}))),
+        ("GET", "/api/v1/sampling/check-items/{id}", "/api/v1/sampling/check-items/1".into(), None),
+        (
+            "PATCH",
+            "/api/v1/sampling/check-items/{id}",
+            "/api/v1/sampling/check-items/1".into(),
+            Some(json!({"name": "x"})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/credit-classes",
+            "/api/v1/sampling/credit-classes".into(),
+            Some(json!({"uscc": code("MA05K1T2"), "class": "A"})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/conflicts",
+            "/api/v1/sampling/conflicts".into(),
+            Some(json!({"inspector_id": insp, "uscc": code("MA05K1T2")})),
+        ),
+        ("GET", "/api/v1/sampling/plans", "/api/v1/sampling/plans".into(), None),
+        (
+            "POST",
+            "/api/v1/sampling/plans",
+            "/api/v1/sampling/plans".into(),
+            Some(json!({"year": 2026, "name": "x", "department_code": "amr"})),
+        ),
+        ("GET", "/api/v1/sampling/plans/{id}", "/api/v1/sampling/plans/1".into(), None),
+        ("GET", "/api/v1/sampling/tasks", "/api/v1/sampling/tasks".into(), None),
+        ("POST", "/api/v1/sampling/tasks", "/api/v1/sampling/tasks".into(), Some(json!({"name": "x"}))),
+        ("GET", "/api/v1/sampling/tasks/{id}", "/api/v1/sampling/tasks/1".into(), None),
+        (
+            "POST",
+            "/api/v1/sampling/tasks/{id}/draw/commit",
+            "/api/v1/sampling/tasks/1/draw/commit".into(),
+            Some(json!({"commitment": "00"})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/tasks/{id}/draw/reveal",
+            "/api/v1/sampling/tasks/1/draw/reveal".into(),
+            Some(json!({"seed": "00"})),
+        ),
+        ("GET", "/api/v1/sampling/limits", "/api/v1/sampling/limits".into(), None),
+        ("POST", "/api/v1/sampling/limits/import", "/api/v1/sampling/limits/import".into(), None),
+        ("POST", "/api/v1/sampling/samples", "/api/v1/sampling/samples".into(), Some(json!({"sample_no": "x"}))),
+        ("GET", "/api/v1/sampling/samples/{id}", their_sample.clone(), None),
+        (
+            "POST",
+            "/api/v1/sampling/samples/{id}/results",
+            format!("{their_sample}/results"),
+            Some(json!({"items": []})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/samples/{id}/events",
+            format!("{their_sample}/events"),
+            Some(json!({"kind": "deliver"})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/samples/{id}/evidence",
+            format!("{their_sample}/evidence"),
+            Some(json!({"description": "x"})),
+        ),
+        (
+            "POST",
+            "/api/v1/sampling/samples/{id}/publication",
+            format!("{their_sample}/publication"),
+            Some(json!({"announcement_no": "x"})),
+        ),
+        ("GET", "/api/v1/sampling/overdue", "/api/v1/sampling/overdue".into(), None),
+        ("GET", "/api/v1/sampling/figures", "/api/v1/sampling/figures".into(), None),
     ];
     for (method, _, path, body) in &checks {
         let (s, _, v) = app.send(method, path, Some(&me), body.clone()).await;
         assert!(denied(s), "{method} {path} gave {s}: {v}");
     }
+    // The other enterprise's sample is untouched and absent from the caller's list.
+    let (s, _, v) = app.send("GET", "/api/v1/sampling/samples", Some(&me), None).await;
+    assert_eq!((s, v["total"].as_i64()), (StatusCode::OK, Some(0)), "{v}");
+    assert_eq!(app.send("GET", &their_sample, Some(&admin), None).await.2["status"], "sampled");
     // Lists and exports show only the caller's own records.
     for (path, own_id) in [("/api/v1/enterprises", mine.0), ("/api/v1/products", mine.1), ("/api/v1/locations", mine.2)]
     {
@@ -466,6 +564,12 @@ async fn enterprise_isolation(engine: Engine) {
         "/api/v1/locations/export",
         "/api/v1/products/{id}",
         "/api/v1/locations/{id}",
+        // Public by design ("one public"): the draw once committed, the deadline rules, published results.
+        "/api/v1/sampling/tasks/{id}/draw",
+        "/api/v1/sampling/rules",
+        "/api/v1/public/sampling-results",
+        // Scoped to the caller's own samples (checked above and in tests/sampling_api.rs).
+        "/api/v1/sampling/samples",
     ];
     let (_, _, doc) = app.send("GET", "/api/v1/openapi.json", None, None).await;
     for path in doc["paths"].as_object().unwrap().keys() {

@@ -4,6 +4,7 @@
 pub mod accounts;
 mod body;
 pub mod registers;
+pub mod sampling;
 
 use crate::AppState;
 use axum::Router;
@@ -30,7 +31,8 @@ pub use body::fields_from_json;
     tags(
         (name = "registers", description = "Market entities, products, locations, departments, inspectors"),
         (name = "accounts", description = "The calling account and its API tokens; user administration"),
-        (name = "audit", description = "The tamper-evident audit trail")
+        (name = "audit", description = "The tamper-evident audit trail"),
+        (name = "sampling", description = "Supervision sampling: check-item list, plans, tasks, verifiable double-random draws, samples, statutory workflow, rectification, publication")
     )
 )]
 struct ApiDoc;
@@ -75,6 +77,29 @@ fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(registers::inspectors::get_one, registers::inspectors::patch))
         .routes(routes!(registers::inspectors::import))
         .routes(routes!(registers::inspectors::export))
+        .routes(routes!(sampling::list_check_items, sampling::create_check_item))
+        .routes(routes!(sampling::get_check_item, sampling::patch_check_item))
+        .routes(routes!(sampling::set_credit_class))
+        .routes(routes!(sampling::declare_conflict))
+        .routes(routes!(sampling::list_plans, sampling::create_plan))
+        .routes(routes!(sampling::get_plan))
+        .routes(routes!(sampling::list_tasks, sampling::create_task))
+        .routes(routes!(sampling::get_task))
+        .routes(routes!(sampling::draw_commit))
+        .routes(routes!(sampling::draw_reveal))
+        .routes(routes!(sampling::get_draw))
+        .routes(routes!(sampling::list_limits))
+        .routes(routes!(sampling::import_limits))
+        .routes(routes!(sampling::list_samples, sampling::create_sample))
+        .routes(routes!(sampling::get_sample))
+        .routes(routes!(sampling::record_results))
+        .routes(routes!(sampling::sample_event))
+        .routes(routes!(sampling::submit_evidence))
+        .routes(routes!(sampling::publish))
+        .routes(routes!(sampling::overdue))
+        .routes(routes!(sampling::figures))
+        .routes(routes!(sampling::rules))
+        .routes(routes!(sampling::public_results))
 }
 
 static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> =
