@@ -16,6 +16,7 @@ macro_rules! dyn_sql {
 
 mod accounts;
 pub mod audit;
+pub mod epcis;
 mod registers;
 pub mod sampling;
 pub mod testing;

@@ -1,0 +1,1204 @@
+//! The GS1 EPCIS 2.0 repository on disk: capture (all-or-nothing, idempotent, one audit record
+//! per capture), the query engine ([`query`]), capture jobs, named queries and subscriptions.
+//!
+//! Events are normalised FasTnT-style (see `migrations/*/0003_epcis.sql`): one row per event
+//! with the scalar fields the standard queries on, child tables for identifiers, quantities,
+//! business transactions, sources and destinations, sensor reports and flattened extension
+//! fields, and the canonical JSON-LD of the event for answering.
+//!
+//! Writes go through sqlx's `Any` driver like the rest of the store, but as multi-row
+//! `INSERT … VALUES (…), (…)` statements of up to [`MAX_BINDS`] values: one statement per
+//! table per chunk instead of one per row is what makes bulk capture fast on both engines.
+
+pub mod query;
+
+use crate::audit::WriteTx;
+use crate::{Actor, Result, Store, StoreError, now, random_secret};
+use qgov_epcis::model::{Event, ExtField, ExtValue, Timestamp};
+use qgov_epcis::{Document, EpcFormat};
+use query::{Bind, EventQuery, Filter, OrderBy, QueryParamError, Sql, micros};
+use serde::Serialize;
+use sqlx::{Any, Row, Transaction};
+use std::collections::HashSet;
+
+/// Bound values per multi-row statement (SQLite allows 32766, PostgreSQL 65535).
+const MAX_BINDS: usize = 16_000;
+
+/// Who captures: the account and, for enterprise accounts, its market entity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capturer {
+    /// The capturing account.
+    pub user_id: Option<i64>,
+    /// The market entity of an enterprise account.
+    pub entity_id: Option<i64>,
+}
+
+/// Which events a reader may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventScope {
+    /// Regulators, inspectors, admins.
+    All,
+    /// An enterprise: the events it captured, or that name one of its registered locations
+    /// (readPoint, bizLocation) or parties (source / destination) by GLN.
+    Entity(i64),
+}
+
+/// `GS1-Capture-Error-Behaviour`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorBehaviour {
+    /// Refuse the whole document when any event is bad (the default).
+    Rollback,
+    /// Store the good events, report the bad ones.
+    Proceed,
+}
+
+impl ErrorBehaviour {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorBehaviour::Rollback => "rollback",
+            ErrorBehaviour::Proceed => "proceed",
+        }
+    }
+}
+
+/// A capture job (EPCIS 2.0 REST binding `CaptureJob`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaptureJob {
+    #[serde(rename = "captureID")]
+    pub capture_id: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "finishedAt", skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    pub running: bool,
+    pub success: bool,
+    #[serde(rename = "captureErrorBehaviour")]
+    pub error_behaviour: String,
+    /// RFC 9457 problem objects, one per refused event.
+    pub errors: Vec<serde_json::Value>,
+    /// Events in the document.
+    #[serde(rename = "eventCount")]
+    pub event_count: i64,
+    /// Events newly stored (the rest were refused or already present).
+    #[serde(rename = "storedCount")]
+    pub stored_count: i64,
+}
+
+/// What a capture did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaptureOutcome {
+    /// The job as recorded.
+    pub job: CaptureJob,
+    /// eventIDs of the newly stored events, in document order.
+    pub stored: Vec<String>,
+    /// eventIDs that were already in the repository (or repeated in the document).
+    pub duplicates: Vec<String>,
+}
+
+/// A stored event as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// Internal key (capture order).
+    pub pk: i64,
+    /// `eventID`.
+    pub event_id: String,
+    /// The canonical JSON-LD of the event, with its own `@context`.
+    pub body: String,
+}
+
+impl StoredEvent {
+    /// The event and the namespace prefixes its body declares.
+    pub fn to_event(&self) -> std::result::Result<(Event, Vec<(String, String)>), qgov_epcis::Problems> {
+        let ev = qgov_epcis::json::parse_event(self.body.as_bytes())?;
+        let mut ns = Vec::new();
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(&self.body)
+            && let Some(serde_json::Value::Array(ctx)) = v.get("@context")
+        {
+            for item in ctx {
+                if let serde_json::Value::Object(m) = item {
+                    for (k, v) in m {
+                        if let Some(u) = v.as_str() {
+                            ns.push((k.clone(), u.to_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        Ok((ev, ns))
+    }
+}
+
+/// One page of query results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Opaque keyset cursor for the next page (`None`: this was the last page).
+    pub next_page_token: Option<String>,
+}
+
+/// Why a query gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// A parameter is unknown or bad (`QueryParameterException`).
+    #[error(transparent)]
+    Param(#[from] QueryParamError),
+    /// More events than `maxEventCount` (`QueryTooLargeException`).
+    #[error("the query matches more than maxEventCount = {0} events")]
+    TooLarge(u64),
+    /// A storage failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for QueryError {
+    fn from(e: sqlx::Error) -> Self {
+        QueryError::Store(e.into())
+    }
+}
+
+/// The browse resources of the REST binding and the column each lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browse {
+    Epcs,
+    BizSteps,
+    BizLocations,
+    ReadPoints,
+    Dispositions,
+}
+
+/// A named query (the parameters as given).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NamedQuery {
+    pub name: String,
+    pub query: serde_json::Value,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+/// A webhook subscription to a named query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Subscription {
+    #[serde(rename = "subscriptionID")]
+    pub id: String,
+    #[serde(rename = "queryName")]
+    pub query_name: String,
+    pub dest: String,
+    /// The client's secret for `GS1-Signature` (never serialised).
+    #[serde(skip)]
+    pub signature_token: Option<String>,
+    pub stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<serde_json::Value>,
+    #[serde(rename = "reportIfEmpty")]
+    pub report_if_empty: bool,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "lastNotifiedAt", skip_serializing_if = "Option::is_none")]
+    pub last_notified_at: Option<String>,
+    #[serde(rename = "epcFormat")]
+    pub epc_format: String,
+    /// Whose view of the events the subscription delivers.
+    #[serde(skip)]
+    pub created_by_entity: Option<i64>,
+}
+
+/// A new subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSubscription {
+    pub query_name: String,
+    pub dest: String,
+    pub signature_token: Option<String>,
+    pub stream: bool,
+    pub schedule: Option<serde_json::Value>,
+    pub report_if_empty: bool,
+    pub initial_record_time: Option<i64>,
+    pub epc_format: String,
+}
+
+// -------------------------------------------------------------------------------------------
+// Rows for multi-row inserts
+
+/// A typed value for an insert (typed so that PostgreSQL sees the right parameter type even
+/// for NULL).
+#[derive(Debug, Clone)]
+enum V {
+    I(Option<i64>),
+    R(Option<f64>),
+    T(Option<String>),
+}
+
+struct Rows {
+    table: &'static str,
+    cols: &'static [&'static str],
+    vals: Vec<V>,
+}
+
+impl Rows {
+    fn new(table: &'static str, cols: &'static [&'static str]) -> Self {
+        Rows { table, cols, vals: Vec::new() }
+    }
+    fn push(&mut self, row: impl IntoIterator<Item = V>) {
+        let before = self.vals.len();
+        self.vals.extend(row);
+        debug_assert_eq!(self.vals.len() - before, self.cols.len(), "{}", self.table);
+    }
+
+    fn statement(&self, rows: usize) -> String {
+        let n = self.cols.len();
+        let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.cols.join(", "));
+        let mut p = 1;
+        for r in 0..rows {
+            if r > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 0..n {
+                if c > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('$');
+                sql.push_str(&p.to_string());
+                p += 1;
+            }
+            sql.push(')');
+        }
+        sql
+    }
+
+    async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        let n = self.cols.len();
+        if self.vals.is_empty() {
+            return Ok(());
+        }
+        let per = (MAX_BINDS / n).max(1);
+        let full = self.statement(per);
+        for chunk in self.vals.chunks(per * n) {
+            let rows = chunk.len() / n;
+            let sql = if rows == per { full.clone() } else { self.statement(rows) };
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for v in chunk {
+                q = match v {
+                    V::I(x) => q.bind(*x),
+                    V::R(Some(x)) => q.bind(*x),
+                    // sqlx 0.9.0's Any driver sends a NULL of kind Double as FLOAT4 and one of
+                    // kind Real as FLOAT8 (swapped); PostgreSQL then prepares the statement with
+                    // a FLOAT4 parameter and refuses the next non-null f64. A `None::<f32>`
+                    // arrives as a FLOAT8 NULL, which is what the column is.
+                    V::R(None) => q.bind(None::<f32>),
+                    V::T(x) => q.bind(x.clone()),
+                };
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+fn t(s: &str) -> V {
+    V::T(Some(s.to_owned()))
+}
+fn ot(s: Option<&str>) -> V {
+    V::T(s.map(str::to_owned))
+}
+fn ts(x: Option<&Timestamp>) -> V {
+    V::I(x.map(micros))
+}
+
+/// The GLN inside a canonical SGLN (`…/414/GLN[/254/EXT]`) or PGLN (`…/417/GLN`) Digital Link.
+pub fn gln_of(canonical: &str) -> Option<String> {
+    let rest = canonical
+        .strip_prefix("https://id.gs1.org/414/")
+        .or_else(|| canonical.strip_prefix("https://id.gs1.org/417/"))?;
+    let gln = rest.get(..13)?;
+    (gln.bytes().all(|b| b.is_ascii_digit()) && (rest.len() == 13 || rest[13..].starts_with('/')))
+        .then(|| gln.to_owned())
+}
+
+const EVENT_COLS: &[&str] = &[
+    "id",
+    "event_id",
+    "event_type",
+    "event_time",
+    "event_time_zone_offset",
+    "record_time",
+    "action",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "read_point_gln",
+    "biz_location",
+    "biz_location_gln",
+    "transformation_id",
+    "error_declaration_time",
+    "error_reason",
+    "capture_id",
+    "captured_by_user",
+    "captured_by_entity",
+    "body",
+];
+const SENSOR_COLS: &[&str] = &[
+    "event_pk",
+    "element_index",
+    "report_index",
+    "meta_time",
+    "meta_start_time",
+    "meta_end_time",
+    "meta_device_id",
+    "meta_data_processing_method",
+    "meta_biz_rules",
+    "type",
+    "exception",
+    "device_id",
+    "data_processing_method",
+    "biz_rules",
+    "time",
+    "microorganism",
+    "chemical_substance",
+    "value",
+    "component",
+    "string_value",
+    "boolean_value",
+    "hex_binary_value",
+    "uri_value",
+    "min_value",
+    "max_value",
+    "mean_value",
+    "s_dev",
+    "perc_rank",
+    "perc_value",
+    "uom",
+];
+
+/// All the child rows of a batch of events.
+struct Batch {
+    events: Rows,
+    epcs: Rows,
+    quantities: Rows,
+    biz_tx: Rows,
+    source_dest: Rows,
+    persistent: Rows,
+    corrective: Rows,
+    certs: Rows,
+    sensors: Rows,
+    fields: Rows,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            events: Rows::new("epcis_events", EVENT_COLS),
+            epcs: Rows::new("epcis_epcs", &["event_pk", "role", "epc"]),
+            quantities: Rows::new("epcis_quantities", &["event_pk", "role", "epc_class", "quantity", "uom"]),
+            biz_tx: Rows::new("epcis_biz_transactions", &["event_pk", "type", "id"]),
+            source_dest: Rows::new("epcis_source_dest", &["event_pk", "direction", "type", "id", "gln"]),
+            persistent: Rows::new("epcis_persistent_dispositions", &["event_pk", "kind", "disposition"]),
+            corrective: Rows::new("epcis_corrective_ids", &["event_pk", "corrective_event_id"]),
+            certs: Rows::new("epcis_certifications", &["event_pk", "uri"]),
+            sensors: Rows::new("epcis_sensor_reports", SENSOR_COLS),
+            fields: Rows::new(
+                "epcis_fields",
+                &["event_pk", "scope", "depth", "ns", "name", "path", "text_value", "num_value", "time_value"],
+            ),
+        }
+    }
+
+    fn add(&mut self, pk: i64, ev: &Event, event_id: &str, body: String, capture_id: &str, by: &Capturer) {
+        let rp = ev.read_point.as_ref().map(|l| l.id.as_str());
+        let bl = ev.biz_location.as_ref().map(|l| l.id.as_str());
+        self.events.push([
+            V::I(Some(pk)),
+            t(event_id),
+            t(ev.event_type.as_str()),
+            V::I(Some(micros(&ev.event_time))),
+            t(ev.event_time_zone_offset.as_str()),
+            ts(ev.record_time.as_ref()),
+            ot(ev.action.map(|a| a.as_str())),
+            ot(ev.biz_step.as_deref()),
+            ot(ev.disposition.as_deref()),
+            ot(rp),
+            V::T(rp.and_then(gln_of)),
+            ot(bl),
+            V::T(bl.and_then(gln_of)),
+            ot(ev.transformation_id.as_ref().map(|e| e.as_str())),
+            ts(ev.error_declaration.as_ref().map(|d| &d.declaration_time)),
+            ot(ev.error_declaration.as_ref().and_then(|d| d.reason.as_deref())),
+            t(capture_id),
+            V::I(by.user_id),
+            V::I(by.entity_id),
+            V::T(Some(body)),
+        ]);
+        let pkv = || V::I(Some(pk));
+        for (role, list) in [
+            ("epc", &ev.epc_list),
+            ("child", &ev.child_epcs),
+            ("input", &ev.input_epc_list),
+            ("output", &ev.output_epc_list),
+        ] {
+            for e in list {
+                self.epcs.push([pkv(), t(role), t(e.as_str())]);
+            }
+        }
+        if let Some(p) = &ev.parent_id {
+            self.epcs.push([pkv(), t("parent"), t(p.as_str())]);
+        }
+        for (role, list) in [
+            ("epc", &ev.quantity_list),
+            ("child", &ev.child_quantity_list),
+            ("input", &ev.input_quantity_list),
+            ("output", &ev.output_quantity_list),
+        ] {
+            for q in list {
+                self.quantities.push([pkv(), t(role), t(q.epc_class.as_str()), V::R(q.quantity), ot(q.uom.as_deref())]);
+            }
+        }
+        for b in &ev.biz_transaction_list {
+            self.biz_tx.push([pkv(), t(b.kind.as_deref().unwrap_or("")), t(b.id.as_str())]);
+        }
+        for (dir, list) in [("source", &ev.source_list), ("destination", &ev.destination_list)] {
+            for s in list {
+                self.source_dest.push([pkv(), t(dir), t(&s.kind), t(s.id.as_str()), V::T(gln_of(s.id.as_str()))]);
+            }
+        }
+        if let Some(p) = &ev.persistent_disposition {
+            for d in &p.set {
+                self.persistent.push([pkv(), t("set"), t(d)]);
+            }
+            for d in &p.unset {
+                self.persistent.push([pkv(), t("unset"), t(d)]);
+            }
+        }
+        if let Some(d) = &ev.error_declaration {
+            for c in &d.corrective_event_ids {
+                self.corrective.push([pkv(), t(c)]);
+            }
+            self.ext(pk, "errorDeclaration", &d.extensions);
+        }
+        for c in &ev.certification_info {
+            self.certs.push([pkv(), t(c)]);
+        }
+        for (ei, se) in ev.sensor_element_list.iter().enumerate() {
+            let m = se.metadata.as_ref();
+            for (ri, r) in se.reports.iter().enumerate() {
+                let id = |e: Option<&qgov_epcis::Epc>| ot(e.map(|e| e.as_str()));
+                self.sensors.push([
+                    pkv(),
+                    V::I(Some(ei as i64)),
+                    V::I(Some(ri as i64)),
+                    ts(m.and_then(|m| m.time.as_ref())),
+                    ts(m.and_then(|m| m.start_time.as_ref())),
+                    ts(m.and_then(|m| m.end_time.as_ref())),
+                    id(m.and_then(|m| m.device_id.as_ref())),
+                    id(m.and_then(|m| m.data_processing_method.as_ref())),
+                    id(m.and_then(|m| m.biz_rules.as_ref())),
+                    ot(r.kind.as_deref()),
+                    ot(r.exception.as_deref()),
+                    id(r.device_id.as_ref()),
+                    id(r.data_processing_method.as_ref()),
+                    id(r.biz_rules.as_ref()),
+                    ts(r.time.as_ref()),
+                    ot(r.microorganism.as_deref()),
+                    ot(r.chemical_substance.as_deref()),
+                    V::R(r.value),
+                    ot(r.component.as_deref()),
+                    ot(r.string_value.as_deref()),
+                    V::I(r.boolean_value.map(i64::from)),
+                    V::T(r.hex_binary_value.as_ref().map(|h| h.to_ascii_uppercase())),
+                    ot(r.uri_value.as_deref()),
+                    V::R(r.min_value),
+                    V::R(r.max_value),
+                    V::R(r.mean_value),
+                    V::R(r.s_dev),
+                    V::R(r.perc_rank),
+                    V::R(r.perc_value),
+                    ot(r.uom.as_deref()),
+                ]);
+                self.ext(pk, "sensorReport", &r.extensions);
+            }
+            if let Some(m) = m {
+                self.ext(pk, "sensorMetadata", &m.extensions);
+            }
+            self.ext(pk, "sensorElement", &se.extensions);
+        }
+        self.ext(pk, "event", &ev.extensions);
+        if let Some(ilmd) = &ev.ilmd {
+            self.ext(pk, "ilmd", ilmd);
+        }
+        if let Some(l) = &ev.read_point {
+            self.ext(pk, "readPoint", &l.extensions);
+        }
+        if let Some(l) = &ev.biz_location {
+            self.ext(pk, "bizLocation", &l.extensions);
+        }
+    }
+
+    fn ext(&mut self, pk: i64, scope: &'static str, fields: &[ExtField]) {
+        self.ext_at(pk, scope, 0, "", fields);
+    }
+
+    fn ext_at(&mut self, pk: i64, scope: &'static str, depth: i64, parent: &str, fields: &[ExtField]) {
+        for f in fields {
+            if f.ns.is_empty() {
+                continue; // JSON-LD keywords (@type, @id) are not extension fields.
+            }
+            let path = if parent.is_empty() { f.name.clone() } else { format!("{parent}/{}", f.name) };
+            let (text, num, time) = match &f.value {
+                ExtValue::Leaf(s, _) => {
+                    let s = s.trim();
+                    let num = s.parse::<f64>().ok().filter(|n| n.is_finite());
+                    let time = if num.is_none() { Timestamp::parse(s).ok().map(|t| micros(&t)) } else { None };
+                    (Some(s.to_owned()), num, time)
+                }
+                ExtValue::Node(_) => (None, None, None),
+            };
+            self.fields.push([
+                V::I(Some(pk)),
+                t(scope),
+                V::I(Some(depth)),
+                t(&f.ns),
+                t(&f.name),
+                V::T(Some(path.clone())),
+                V::T(text),
+                V::R(num),
+                V::I(time),
+            ]);
+            if let ExtValue::Node(children) = &f.value {
+                self.ext_at(pk, scope, depth + 1, &path, children);
+            }
+        }
+    }
+
+    async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        for rows in [
+            self.events,
+            self.epcs,
+            self.quantities,
+            self.biz_tx,
+            self.source_dest,
+            self.persistent,
+            self.corrective,
+            self.certs,
+            self.sensors,
+            self.fields,
+        ] {
+            rows.insert(tx).await?;
+        }
+        Ok(())
+    }
+}
+
+fn job_from_row(row: &sqlx::any::AnyRow) -> Result<CaptureJob> {
+    let errors: String = row.try_get("errors")?;
+    Ok(CaptureJob {
+        capture_id: row.try_get("capture_id")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+        running: row.try_get::<i64, _>("running")? != 0,
+        success: row.try_get::<i64, _>("success")? != 0,
+        error_behaviour: row.try_get("error_behaviour")?,
+        errors: serde_json::from_str(&errors).unwrap_or_default(),
+        event_count: row.try_get("event_count")?,
+        stored_count: row.try_get("stored_count")?,
+    })
+}
+
+fn subscription_from_row(row: &sqlx::any::AnyRow) -> Result<Subscription> {
+    let schedule: Option<String> = row.try_get("schedule")?;
+    Ok(Subscription {
+        id: row.try_get("id")?,
+        query_name: row.try_get("query_name")?,
+        dest: row.try_get("dest")?,
+        signature_token: row.try_get("signature_token")?,
+        stream: row.try_get::<i64, _>("stream")? != 0,
+        schedule: schedule.and_then(|s| serde_json::from_str(&s).ok()),
+        report_if_empty: row.try_get::<i64, _>("report_if_empty")? != 0,
+        created_at: row.try_get("created_at")?,
+        last_notified_at: row.try_get("last_notified_at")?,
+        epc_format: row.try_get("epc_format")?,
+        created_by_entity: row.try_get("created_by_entity")?,
+    })
+}
+
+/// Appends the enterprise visibility rule to a WHERE clause over `e`.
+fn scope_sql(sql: &mut Sql, scope: EventScope) {
+    if let EventScope::Entity(id) = scope {
+        let a = sql.bind(Bind::Int(id));
+        sql.text.push_str(&format!(
+            " AND (e.captured_by_entity = {a} \
+             OR e.read_point_gln IN (SELECT gln FROM locations WHERE owner_entity_id = {a}) \
+             OR e.biz_location_gln IN (SELECT gln FROM locations WHERE owner_entity_id = {a}) \
+             OR e.id IN (SELECT x.event_pk FROM epcis_source_dest x WHERE x.gln IN \
+                (SELECT gln FROM locations WHERE owner_entity_id = {a})))"
+        ));
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    binds: &'q [Bind],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for b in binds {
+        q = match b {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Real(r) => q.bind(*r),
+            Bind::Text(s) => q.bind(s.as_str()),
+        };
+    }
+    q
+}
+
+/// The keyset position of a page: the sort value and key of the last event returned, and how
+/// many events earlier pages returned (for `eventCountLimit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    sort: i64,
+    pk: i64,
+    returned: u64,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        hex::encode(format!("v1.{}.{}.{}", self.sort, self.pk, self.returned))
+    }
+    fn decode(token: &str) -> Option<Self> {
+        let raw = String::from_utf8(hex::decode(token).ok()?).ok()?;
+        let mut it = raw.strip_prefix("v1.")?.split('.');
+        let c =
+            Cursor { sort: it.next()?.parse().ok()?, pk: it.next()?.parse().ok()?, returned: it.next()?.parse().ok()? };
+        it.next().is_none().then_some(c)
+    }
+}
+
+impl Store {
+    /// Captures a parsed document: every event gets its eventID (the CBV 2.0 hash when the
+    /// document gave none) and the server's recordTime; events already in the repository are
+    /// skipped (idempotence); the rest are stored in one transaction together with the capture
+    /// job and ONE audit record. `refused` lists events the web layer refused under
+    /// `proceed` (they make the job unsuccessful).
+    pub async fn epcis_capture(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        doc: Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+    ) -> Result<CaptureOutcome> {
+        self.capture_inner(actor, by, doc, behaviour, refused, false).await
+    }
+
+    /// Captures a single event (`POST /events`): [`StoreError::Conflict`] when its eventID
+    /// exists.
+    pub async fn epcis_capture_event(&self, actor: &Actor, by: &Capturer, doc: Document) -> Result<CaptureOutcome> {
+        self.capture_inner(actor, by, doc, ErrorBehaviour::Rollback, Vec::new(), true).await
+    }
+
+    async fn capture_inner(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        mut doc: Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+        conflict_on_duplicate: bool,
+    ) -> Result<CaptureOutcome> {
+        let created_at = now();
+        qgov_epcis::assign_missing_event_ids(&mut doc);
+        let capture_id = format!("capture-{}", &random_secret()[..24]);
+        let mut w = WriteTx::begin(self).await?;
+        // Record time is taken after the writer lock, so record times grow with capture order.
+        let record_time = Timestamp(time::OffsetDateTime::now_utc());
+        let ids: Vec<&str> = doc.events.iter().map(|e| e.event_id.as_deref().unwrap_or_default()).collect();
+        let mut existing: HashSet<String> = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = dyn_sql!("SELECT event_id FROM epcis_events WHERE event_id IN ({})", placeholders.join(", "));
+            let mut q = sqlx::query(sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *w.tx).await? {
+                existing.insert(row.try_get(0)?);
+            }
+        }
+        let mut next: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM epcis_events").fetch_one(&mut *w.tx).await?;
+        let mut batch = Batch::new();
+        let mut stored = Vec::new();
+        let mut duplicates = Vec::new();
+        for ev in &mut doc.events {
+            let id = ev.event_id.clone().unwrap_or_default();
+            if existing.contains(&id) {
+                if conflict_on_duplicate {
+                    return Err(StoreError::Conflict { field: "eventID", value: id });
+                }
+                duplicates.push(id);
+                continue;
+            }
+            existing.insert(id.clone());
+            ev.record_time = Some(record_time);
+            next += 1;
+            let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
+            batch.add(next, ev, &id, body, &capture_id, by);
+            stored.push(id);
+        }
+        batch.insert(&mut w.tx).await?;
+        if !doc.namespaces.is_empty() {
+            let mut prefixes = Rows::new("epcis_prefixes", &["prefix", "uri"]);
+            for (p, u) in &doc.namespaces {
+                let known: Option<String> = sqlx::query_scalar("SELECT uri FROM epcis_prefixes WHERE prefix = $1")
+                    .bind(p)
+                    .fetch_optional(&mut *w.tx)
+                    .await?;
+                if known.is_none() && !prefixes.vals.chunks(2).any(|c| matches!(&c[0], V::T(Some(x)) if x == p)) {
+                    prefixes.push([t(p), t(u)]);
+                }
+            }
+            prefixes.insert(&mut w.tx).await?;
+        }
+        let job = CaptureJob {
+            capture_id: capture_id.clone(),
+            created_at,
+            finished_at: Some(now()),
+            running: false,
+            success: refused.is_empty(),
+            error_behaviour: behaviour.as_str().to_owned(),
+            errors: refused,
+            event_count: 0,
+            stored_count: stored.len() as i64,
+        };
+        let job = CaptureJob { event_count: (doc.events.len() + job.errors.len()) as i64, ..job };
+        sqlx::query(
+            "INSERT INTO epcis_capture_jobs (capture_id, created_at, finished_at, running, success, error_behaviour, \
+             errors, event_count, stored_count, captured_by_user, captured_by_entity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&job.capture_id)
+        .bind(&job.created_at)
+        .bind(&job.finished_at)
+        .bind(i64::from(job.running))
+        .bind(i64::from(job.success))
+        .bind(&job.error_behaviour)
+        .bind(serde_json::to_string(&job.errors).unwrap_or_else(|_| "[]".into()))
+        .bind(job.event_count)
+        .bind(job.stored_count)
+        .bind(by.user_id)
+        .bind(by.entity_id)
+        .execute(&mut *w.tx)
+        .await?;
+        let summary = serde_json::json!({
+            "captureID": capture_id,
+            "events": job.event_count,
+            "stored": stored.len(),
+            "duplicates": duplicates.len(),
+            "refused": job.errors.len(),
+        });
+        w.audit(actor, "epcis.capture", "epcis_capture", &capture_id, &serde_json::Value::Null, &summary).await?;
+        w.commit().await?;
+        Ok(CaptureOutcome { job, stored, duplicates })
+    }
+
+    /// Records a capture job whose document was refused whole (nothing stored).
+    pub async fn epcis_record_refused_capture(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        behaviour: ErrorBehaviour,
+        errors: Vec<serde_json::Value>,
+    ) -> Result<CaptureJob> {
+        let capture_id = format!("capture-{}", &random_secret()[..24]);
+        let at = now();
+        let job = CaptureJob {
+            capture_id: capture_id.clone(),
+            created_at: at.clone(),
+            finished_at: Some(at),
+            running: false,
+            success: false,
+            error_behaviour: behaviour.as_str().to_owned(),
+            errors,
+            event_count: 0,
+            stored_count: 0,
+        };
+        let mut w = WriteTx::begin(self).await?;
+        sqlx::query(
+            "INSERT INTO epcis_capture_jobs (capture_id, created_at, finished_at, running, success, error_behaviour, \
+             errors, event_count, stored_count, captured_by_user, captured_by_entity) \
+             VALUES ($1, $2, $3, 0, 0, $4, $5, 0, 0, $6, $7)",
+        )
+        .bind(&job.capture_id)
+        .bind(&job.created_at)
+        .bind(&job.finished_at)
+        .bind(&job.error_behaviour)
+        .bind(serde_json::to_string(&job.errors).unwrap_or_else(|_| "[]".into()))
+        .bind(by.user_id)
+        .bind(by.entity_id)
+        .execute(&mut *w.tx)
+        .await?;
+        let summary = serde_json::json!({"captureID": capture_id, "refused": job.errors.len(), "stored": 0});
+        w.audit(actor, "epcis.capture.refused", "epcis_capture", &capture_id, &serde_json::Value::Null, &summary)
+            .await?;
+        w.commit().await?;
+        Ok(job)
+    }
+
+    /// One capture job; enterprises see only their own.
+    pub async fn epcis_capture_job(&self, capture_id: &str, scope: EventScope) -> Result<CaptureJob> {
+        let row = sqlx::query("SELECT * FROM epcis_capture_jobs WHERE capture_id = $1")
+            .bind(capture_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if let EventScope::Entity(id) = scope
+            && row.try_get::<Option<i64>, _>("captured_by_entity")? != Some(id)
+        {
+            return Err(StoreError::NotFound);
+        }
+        job_from_row(&row)
+    }
+
+    /// Capture jobs, newest first, after the job `after` (keyset paging).
+    pub async fn epcis_capture_jobs(
+        &self,
+        scope: EventScope,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CaptureJob>> {
+        let mut sql = Sql { text: "SELECT * FROM epcis_capture_jobs WHERE 1 = 1".into(), binds: vec![] };
+        if let EventScope::Entity(id) = scope {
+            let a = sql.bind(Bind::Int(id));
+            sql.text.push_str(&format!(" AND captured_by_entity = {a}"));
+        }
+        if let Some(after) = after {
+            let a = sql.bind(Bind::Text(after.to_owned()));
+            sql.text.push_str(&format!(
+                " AND (created_at < (SELECT created_at FROM epcis_capture_jobs WHERE capture_id = {a}) \
+                 OR (created_at = (SELECT created_at FROM epcis_capture_jobs WHERE capture_id = {a}) AND capture_id < {a}))"
+            ));
+        }
+        let l = sql.bind(Bind::Int(limit));
+        sql.text.push_str(&format!(" ORDER BY created_at DESC, capture_id DESC LIMIT {l}"));
+        let rows =
+            bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.text.clone())), &sql.binds).fetch_all(&self.pool).await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Namespace prefixes declared by captured documents (for `prefix:field` query names).
+    pub async fn epcis_prefixes(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT prefix, uri FROM epcis_prefixes").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    /// One event by its eventID, if the reader may see it.
+    pub async fn epcis_event(&self, event_id: &str, scope: EventScope) -> Result<Option<StoredEvent>> {
+        let q = EventQuery {
+            filters: vec![Filter::Text(query::TextColumn::EventId, vec![event_id.to_owned()])],
+            ..Default::default()
+        };
+        match self.epcis_query(&q, scope, 1, None).await {
+            Ok(p) => Ok(p.events.into_iter().next()),
+            Err(QueryError::Store(e)) => Err(e),
+            Err(other) => Err(StoreError::Db(sqlx::Error::Protocol(other.to_string()))),
+        }
+    }
+
+    /// Runs a query, one page of at most `per_page` events. `token` is the `nextPageToken` of
+    /// the previous page.
+    pub async fn epcis_query(
+        &self,
+        q: &EventQuery,
+        scope: EventScope,
+        per_page: u64,
+        token: Option<&str>,
+    ) -> std::result::Result<EventPage, QueryError> {
+        let cursor = match token {
+            Some(t) => Some(Cursor::decode(t).ok_or_else(|| QueryParamError {
+                param: "nextPageToken".into(),
+                message: "not a token this repository issued".into(),
+            })?),
+            None => None,
+        };
+        let mut sql = Sql { text: String::from(" WHERE 1 = 1"), binds: Vec::new() };
+        for f in &q.filters {
+            sql.filter(f);
+        }
+        scope_sql(&mut sql, scope);
+        if let (Some(max), None) = (q.max_event_count, cursor) {
+            let l = sql.bind(Bind::Int(max as i64 + 1));
+            let text = format!("SELECT COUNT(*) FROM (SELECT 1 FROM epcis_events e{} LIMIT {l}) t", sql.text);
+            let n: i64 =
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_one(&self.pool).await?.try_get(0)?;
+            sql.binds.pop();
+            if n as u64 > max {
+                return Err(QueryError::TooLarge(max));
+            }
+        }
+        let (col, desc) = match q.order {
+            Some((OrderBy::EventTime, d)) => (Some("e.event_time"), d),
+            Some((OrderBy::RecordTime, d)) => (Some("e.record_time"), d),
+            None => (None, false),
+        };
+        let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        if let Some(c) = cursor {
+            let pk = sql.bind(Bind::Int(c.pk));
+            match col {
+                Some(col) => {
+                    let s = sql.bind(Bind::Int(c.sort));
+                    sql.text.push_str(&format!(" AND ({col} {cmp} {s} OR ({col} = {s} AND e.id {cmp} {pk}))"));
+                }
+                None => sql.text.push_str(&format!(" AND e.id {cmp} {pk}")),
+            }
+        }
+        let returned = cursor.map(|c| c.returned).unwrap_or(0);
+        let mut want = per_page.max(1);
+        if let Some(limit) = q.event_count_limit {
+            want = want.min(limit.saturating_sub(returned));
+            if want == 0 {
+                return Ok(EventPage { events: vec![], next_page_token: None });
+            }
+        }
+        let l = sql.bind(Bind::Int(want as i64 + 1));
+        let order = match col {
+            Some(col) => format!("{col} {dir}, e.id {dir}"),
+            None => format!("e.id {dir}"),
+        };
+        let sort_col = col.unwrap_or("e.id");
+        let text = format!(
+            "SELECT e.id, e.event_id, e.body, {sort_col} AS sort FROM epcis_events e{} ORDER BY {order} LIMIT {l}",
+            sql.text
+        );
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_all(&self.pool).await?;
+        let mut events = Vec::with_capacity(rows.len());
+        let mut last_sort = 0;
+        for row in rows.iter().take(want as usize) {
+            last_sort = row.try_get("sort")?;
+            events.push(StoredEvent {
+                pk: row.try_get("id")?,
+                event_id: row.try_get("event_id")?,
+                body: row.try_get("body")?,
+            });
+        }
+        let more = rows.len() as u64 > want
+            && q.event_count_limit.is_none_or(|limit| (returned + events.len() as u64) < limit);
+        let next_page_token = match (more, events.last()) {
+            (true, Some(last)) => {
+                Some(Cursor { sort: last_sort, pk: last.pk, returned: returned + events.len() as u64 }.encode())
+            }
+            _ => None,
+        };
+        Ok(EventPage { events, next_page_token })
+    }
+
+    /// Distinct values of a browse resource among the events the reader may see, in order,
+    /// after `after`.
+    pub async fn epcis_browse(
+        &self,
+        what: Browse,
+        scope: EventScope,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let (col, from) = match what {
+            Browse::Epcs => ("x.epc", "epcis_epcs x JOIN epcis_events e ON e.id = x.event_pk"),
+            Browse::BizSteps => ("e.biz_step", "epcis_events e"),
+            Browse::BizLocations => ("e.biz_location", "epcis_events e"),
+            Browse::ReadPoints => ("e.read_point", "epcis_events e"),
+            Browse::Dispositions => ("e.disposition", "epcis_events e"),
+        };
+        let mut sql = Sql { text: format!(" WHERE {col} IS NOT NULL"), binds: vec![] };
+        scope_sql(&mut sql, scope);
+        if let Some(a) = after {
+            let b = sql.bind(Bind::Text(a.to_owned()));
+            sql.text.push_str(&format!(" AND {col} > {b}"));
+        }
+        let l = sql.bind(Bind::Int(limit));
+        let text = format!("SELECT DISTINCT {col} AS v FROM {from}{} ORDER BY v LIMIT {l}", sql.text);
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+    }
+
+    /// Saves a named query (`Conflict` when the name is taken).
+    pub async fn epcis_create_query(&self, actor: &Actor, user_id: Option<i64>, q: &NamedQuery) -> Result<NamedQuery> {
+        let mut w = WriteTx::begin(self).await?;
+        let created_at = now();
+        sqlx::query("INSERT INTO epcis_queries (name, query, created_at, created_by_user) VALUES ($1, $2, $3, $4)")
+            .bind(&q.name)
+            .bind(q.query.to_string())
+            .bind(&created_at)
+            .bind(user_id)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| crate::on_unique(e, "queryName", &q.name))?;
+        let saved = NamedQuery { created_at, ..q.clone() };
+        w.audit(actor, "epcis.query.create", "epcis_query", &q.name, &serde_json::Value::Null, &saved).await?;
+        w.commit().await?;
+        Ok(saved)
+    }
+
+    /// Named queries by name.
+    pub async fn epcis_queries(&self) -> Result<Vec<NamedQuery>> {
+        let rows = sqlx::query("SELECT name, query, created_at FROM epcis_queries ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let q: String = r.try_get(1)?;
+                Ok(NamedQuery {
+                    name: r.try_get(0)?,
+                    query: serde_json::from_str(&q).unwrap_or_default(),
+                    created_at: r.try_get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// One named query.
+    pub async fn epcis_named_query(&self, name: &str) -> Result<NamedQuery> {
+        let r = sqlx::query("SELECT name, query, created_at FROM epcis_queries WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let q: String = r.try_get(1)?;
+        Ok(NamedQuery {
+            name: r.try_get(0)?,
+            query: serde_json::from_str(&q).unwrap_or_default(),
+            created_at: r.try_get(2)?,
+        })
+    }
+
+    /// Deletes a named query and its subscriptions.
+    pub async fn epcis_delete_query(&self, actor: &Actor, name: &str) -> Result<()> {
+        let before = self.epcis_named_query(name).await?;
+        let mut w = WriteTx::begin(self).await?;
+        sqlx::query("DELETE FROM epcis_subscriptions WHERE query_name = $1").bind(name).execute(&mut *w.tx).await?;
+        sqlx::query("DELETE FROM epcis_queries WHERE name = $1").bind(name).execute(&mut *w.tx).await?;
+        w.audit(actor, "epcis.query.delete", "epcis_query", name, &before, &serde_json::Value::Null).await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Subscribes to a named query.
+    pub async fn epcis_subscribe(&self, actor: &Actor, by: &Capturer, s: &NewSubscription) -> Result<Subscription> {
+        self.epcis_named_query(&s.query_name).await?;
+        let id = format!("sub-{}", &random_secret()[..24]);
+        let created_at = now();
+        let min_record_time =
+            s.initial_record_time.unwrap_or_else(|| micros(&Timestamp(time::OffsetDateTime::now_utc())));
+        let mut w = WriteTx::begin(self).await?;
+        sqlx::query(
+            "INSERT INTO epcis_subscriptions (id, query_name, dest, signature_token, stream, schedule, report_if_empty, \
+             min_record_time, epc_format, created_at, created_by_user, created_by_entity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(&id)
+        .bind(&s.query_name)
+        .bind(&s.dest)
+        .bind(&s.signature_token)
+        .bind(i64::from(s.stream))
+        .bind(s.schedule.as_ref().map(|v| v.to_string()))
+        .bind(i64::from(s.report_if_empty))
+        .bind(min_record_time)
+        .bind(&s.epc_format)
+        .bind(&created_at)
+        .bind(by.user_id)
+        .bind(by.entity_id)
+        .execute(&mut *w.tx)
+        .await?;
+        let sub = Subscription {
+            id: id.clone(),
+            query_name: s.query_name.clone(),
+            dest: s.dest.clone(),
+            signature_token: s.signature_token.clone(),
+            stream: s.stream,
+            schedule: s.schedule.clone(),
+            report_if_empty: s.report_if_empty,
+            created_at,
+            last_notified_at: None,
+            epc_format: s.epc_format.clone(),
+            created_by_entity: by.entity_id,
+        };
+        w.audit(actor, "epcis.subscribe", "epcis_subscription", &id, &serde_json::Value::Null, &sub).await?;
+        w.commit().await?;
+        Ok(sub)
+    }
+
+    /// Subscriptions of a named query, or every stream subscription (`None`).
+    pub async fn epcis_subscriptions(&self, query_name: Option<&str>) -> Result<Vec<Subscription>> {
+        let rows = match query_name {
+            Some(n) => {
+                sqlx::query("SELECT * FROM epcis_subscriptions WHERE query_name = $1 ORDER BY created_at, id")
+                    .bind(n)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query("SELECT * FROM epcis_subscriptions WHERE stream = 1 ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    /// Removes a subscription.
+    pub async fn epcis_unsubscribe(&self, actor: &Actor, query_name: &str, id: &str) -> Result<()> {
+        let mut w = WriteTx::begin(self).await?;
+        let n = sqlx::query("DELETE FROM epcis_subscriptions WHERE id = $1 AND query_name = $2")
+            .bind(id)
+            .bind(query_name)
+            .execute(&mut *w.tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        w.audit(
+            actor,
+            "epcis.unsubscribe",
+            "epcis_subscription",
+            id,
+            &serde_json::Value::Null,
+            &serde_json::Value::Null,
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Notes a successful delivery.
+    pub async fn epcis_mark_notified(&self, id: &str) -> Result<()> {
+        sqlx::query("UPDATE epcis_subscriptions SET last_notified_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gln_inside_sgln_and_pgln_digital_links() {
+        assert_eq!(gln_of("https://id.gs1.org/414/4012345000054").as_deref(), Some("4012345000054"));
+        assert_eq!(gln_of("https://id.gs1.org/414/4012345000054/254/122").as_deref(), Some("4012345000054"));
+        assert_eq!(gln_of("https://id.gs1.org/417/0614141000005").as_deref(), Some("0614141000005"));
+        assert_eq!(gln_of("https://id.gs1.org/01/04012345666663"), None);
+        assert_eq!(gln_of("https://id.gs1.org/414/40123450000541"), None);
+    }
+
+    #[test]
+    fn cursor_round_trip_and_refusal() {
+        let c = Cursor { sort: -5, pk: 42, returned: 100 };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("zz"), None);
+        assert_eq!(Cursor::decode(&hex::encode("v1.1.2")), None);
+    }
+
+    #[test]
+    fn multi_row_statement_numbers_placeholders_in_order() {
+        let r = Rows::new("t", &["a", "b"]);
+        assert_eq!(r.statement(2), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+    }
+}
