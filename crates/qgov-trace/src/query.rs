@@ -1,0 +1,815 @@
+//! Backward and forward traces and the recall scope over a [`TraceIndex`].
+//!
+//! A trace is a walk over states `(identifier, time window, mode)`. In mode *self* the object
+//! itself is affected (forward: from the window start on; backward: its history up to the
+//! window end). In mode *carrier* a container (or a transaction parent) matters only while it
+//! held something affected: its events inside the window are that content's events (places,
+//! owners, further containers, a transformation consuming it), but its other contents are not
+//! reached. Windows make the time order hold: a transformation output made before an input was
+//! consumed is not fed by it, an item packed after the pallet shipped did not travel with it.
+//! States are processed in time order (forward: earliest start first; backward: latest end
+//! first), so each object in mode self is expanded once.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use qgov_epcis::Epc;
+use serde::Serialize;
+
+use crate::QueryError;
+use crate::index::{ACTION_DELETE, EventRef, TraceIndex, event_type_name, extra, flag, role};
+use crate::intern::NONE;
+
+const INF: i64 = i64::MAX;
+const NEG_INF: i64 = i64::MIN;
+/// Containers nested deeper than this are not followed for an item's last known place.
+const MAX_NESTING: u32 = 8;
+
+/// Which way a trace goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Where it came from: inputs, ingredient lots, the containers and places it went through.
+    Backward,
+    /// Where it went: everything made from it, the containers that carried it, their places.
+    Forward,
+}
+
+/// What kind of thing a trace node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKind {
+    /// A serialised object (SGTIN, GIAI, …; EPCIS 2.0 §7.3.3.2 instance-level identification).
+    Instance,
+    /// A class or lot (`…/01/<GTIN>/10/<lot>`, `urn:epc:class:lgtin:…`; EPCIS 2.0 §7.3.3.3).
+    Class,
+    /// Something that was the `parentID` of an aggregation or transaction (pallet, case).
+    Container,
+    /// A `transformationID` joining the events of one transformation (EPCIS 2.0 §7.4.6).
+    Transformation,
+}
+
+/// How two nodes are linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// Input → output of a TransformationEvent, or input → transformationID → output.
+    Transformation,
+    /// Child → the container it was packed into (AggregationEvent / TransactionEvent ADD).
+    PackedInto,
+    /// Container → a child it held.
+    Contains,
+    /// Lot → one of its instances.
+    LotMember,
+}
+
+/// A node of a trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceNode {
+    /// Canonical identifier.
+    pub id: String,
+    /// What it is.
+    pub kind: NodeKind,
+    /// The lot of an instance, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    /// A class without a lot (a bare GTIN): shown, not followed (it would reach every lot).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_followed: bool,
+}
+
+/// A link between two nodes. `from → to` is the direction material flows, in both traces:
+/// ingredient → product, item → pallet, pallet → item it held, lot → unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceEdge {
+    /// Upstream node.
+    pub from: String,
+    /// Downstream node.
+    pub to: String,
+    /// How they are linked.
+    pub relation: Relation,
+    /// The event that makes the link.
+    pub event_id: Option<String>,
+    /// Its type (`TransformationEvent`, …).
+    pub event_type: &'static str,
+    /// Its bizStep.
+    pub biz_step: Option<String>,
+    /// Its time, RFC 3339 UTC with milliseconds.
+    pub event_time: String,
+}
+
+/// What part a place or party played.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationRole {
+    /// `readPoint` (EPCIS 2.0 §7.3.4).
+    ReadPoint,
+    /// `bizLocation` (EPCIS 2.0 §7.3.4).
+    BizLocation,
+    /// A `sourceList` entry (EPCIS 2.0 §7.3.5.4; its CBV 2.0 §7.4 type in `kind`).
+    Source,
+    /// A `destinationList` entry.
+    Destination,
+}
+
+/// A place or party the traced objects went through.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceLocation {
+    /// Canonical identifier (SGLN / PGLN Digital Link or URI).
+    pub id: String,
+    /// The role.
+    pub role: LocationRole,
+    /// For sources and destinations, the CBV type (`owning_party`, `possessing_party`,
+    /// `location`) or custom URI.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// The answer to a backward or forward trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trace {
+    /// The canonical identifier asked about.
+    pub root: String,
+    /// Which way.
+    pub direction: Direction,
+    /// Every object reached, the root included, sorted by id.
+    pub nodes: Vec<TraceNode>,
+    /// Every link used, sorted by (from, to, time).
+    pub edges: Vec<TraceEdge>,
+    /// Places and parties of the events that count for the reached objects, sorted.
+    pub locations: Vec<TraceLocation>,
+}
+
+/// One downstream item or lot of a recall scope, as last seen.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeItem {
+    /// Canonical identifier.
+    pub id: String,
+    /// Instance or class (lot).
+    pub kind: NodeKind,
+    /// The lot of an instance, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    /// Time of the latest event seen for it (its own or a container's while holding it).
+    pub last_seen: Option<String>,
+    /// bizLocation of the latest event that has one (else its readPoint).
+    pub last_location: Option<String>,
+    /// The `owning_party` destination of the latest event naming one (else `possessing_party`).
+    pub owner: Option<String>,
+    /// Disposition of the latest event that has one (CBV 2.0 §7.2).
+    pub disposition: Option<String>,
+    /// Instances: 1. Classes: the quantity in the latest own event that states one.
+    pub quantity: Option<f64>,
+    /// Unit of the quantity (UN/ECE Rec. 20), absent for a count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uom: Option<String>,
+}
+
+/// A party to notify in a recall.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeParty {
+    /// Canonical party identifier (PGLN Digital Link or URI).
+    pub id: String,
+    /// How it appeared (`owning_party`, `possessing_party`), sorted.
+    pub kinds: Vec<String>,
+    /// How many scope items it owns last.
+    pub items_owned: usize,
+}
+
+/// The answer to "what must be recalled": everything downstream of the root.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecallScope {
+    /// The canonical identifier asked about.
+    pub root: String,
+    /// Every downstream instance and lot (the root included), sorted by id.
+    pub items: Vec<ScopeItem>,
+    /// Containers that carried affected items, sorted.
+    pub containers: Vec<String>,
+    /// Every party that owned or possessed affected goods, sorted by id.
+    pub parties: Vec<ScopeParty>,
+}
+
+/// A read-only view of one event, given to an [`EventFilter`].
+pub struct EventView<'a> {
+    ix: &'a TraceIndex,
+    e: EventRef,
+}
+
+impl EventView<'_> {
+    /// The event's position in the index.
+    pub fn event_ref(&self) -> EventRef {
+        self.e
+    }
+
+    /// `eventID`.
+    pub fn event_id(&self) -> Option<String> {
+        self.ix.event_ids.get(self.e)
+    }
+
+    /// `eventTime` in nanoseconds since the Unix epoch.
+    pub fn time_nanos(&self) -> i64 {
+        self.ix.time[self.e as usize]
+    }
+
+    /// Every place and party of the event: readPoint, bizLocation, sources, destinations.
+    pub fn places(&self) -> Vec<String> {
+        let m = self.ix.meta[self.e as usize];
+        let mut out: Vec<String> =
+            [m.read_point, m.biz_location].into_iter().filter(|&i| i != NONE).map(|i| self.ix.ids.resolve(i)).collect();
+        for r in self.ix.extras(self.e) {
+            if r[0] == extra::SOURCE || r[0] == extra::DEST {
+                out.push(self.ix.ids.resolve(r[1]));
+            }
+        }
+        out
+    }
+}
+
+/// Decides which events a caller may see (an enterprise sees its own part of the chain). An
+/// invisible event neither links nor shows: a trace stops where visibility ends.
+pub trait EventFilter {
+    /// Whether the event is visible.
+    fn allows(&self, event: &EventView<'_>) -> bool;
+}
+
+impl<F: Fn(&EventView<'_>) -> bool> EventFilter for F {
+    fn allows(&self, event: &EventView<'_>) -> bool {
+        self(event)
+    }
+}
+
+/// The filter that shows every event (regulators; a shared recall scope).
+pub struct AllEvents;
+
+impl EventFilter for AllEvents {
+    fn allows(&self, _: &EventView<'_>) -> bool {
+        true
+    }
+}
+
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds.
+pub(crate) fn rfc3339(nanos: i64) -> String {
+    let secs = nanos.div_euclid(1_000_000_000);
+    let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+}
+
+#[derive(Default)]
+struct Visit {
+    /// Forward: earliest start in mode self; backward: latest end.
+    self_bound: Option<i64>,
+    carriers: Vec<(i64, i64)>,
+}
+
+struct Walk<'a> {
+    ix: &'a TraceIndex,
+    filter: &'a dyn EventFilter,
+    dir: Direction,
+    root: u32,
+    heap: BinaryHeap<Reverse<(i64, u64, u32, i64, i64, bool)>>,
+    seq: u64,
+    visited: HashMap<u32, Visit>,
+    edges: Vec<(u32, u32, u32, Relation)>,
+    places: HashSet<(u32, LocationRole, u32)>,
+    visible: HashMap<u32, bool>,
+    buf: Vec<u32>,
+    buf2: Vec<u32>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(ix: &'a TraceIndex, filter: &'a dyn EventFilter, dir: Direction, root: u32) -> Self {
+        Walk {
+            ix,
+            filter,
+            dir,
+            root,
+            heap: BinaryHeap::new(),
+            seq: 0,
+            visited: HashMap::new(),
+            edges: Vec::new(),
+            places: HashSet::new(),
+            visible: HashMap::new(),
+            buf: Vec::new(),
+            buf2: Vec::new(),
+        }
+    }
+
+    fn visible(&mut self, e: u32) -> bool {
+        let (ix, filter) = (self.ix, self.filter);
+        *self.visible.entry(e).or_insert_with(|| filter.allows(&EventView { ix, e }))
+    }
+
+    fn covered(&self, v: &Visit, a: i64, b: i64, carrier: bool) -> bool {
+        let by_self = match (self.dir, v.self_bound) {
+            (Direction::Forward, Some(sb)) => sb <= a,
+            (Direction::Backward, Some(sb)) => sb >= b,
+            _ => false,
+        };
+        by_self || (carrier && v.carriers.iter().any(|&(ca, cb)| ca <= a && b <= cb))
+    }
+
+    fn push(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+        let v = self.visited.entry(obj).or_default();
+        if obj != self.root && self.ix.flags[obj as usize] & flag::NO_LOT != 0 {
+            return;
+        }
+        let v = std::mem::take(v);
+        let covered = self.covered(&v, a, b, carrier);
+        let mut v = v;
+        if !covered {
+            if carrier {
+                v.carriers.push((a, b));
+            } else {
+                v.self_bound = Some(if self.dir == Direction::Forward { a } else { b });
+            }
+            let key = if self.dir == Direction::Forward { a } else { b.saturating_neg() };
+            self.seq += 1;
+            self.heap.push(Reverse((key, self.seq, obj, a, b, carrier)));
+        }
+        self.visited.insert(obj, v);
+    }
+
+    fn add_places(&mut self, e: u32) {
+        let m = self.ix.meta[e as usize];
+        if m.read_point != NONE {
+            self.places.insert((m.read_point, LocationRole::ReadPoint, NONE));
+        }
+        if m.biz_location != NONE {
+            self.places.insert((m.biz_location, LocationRole::BizLocation, NONE));
+        }
+        for r in self.ix.extras(e) {
+            match r[0] {
+                extra::SOURCE => self.places.insert((r[1], LocationRole::Source, r[2])),
+                extra::DEST => self.places.insert((r[1], LocationRole::Destination, r[2])),
+                _ => false,
+            };
+        }
+    }
+
+    fn run(&mut self) {
+        self.push(self.root, NEG_INF, INF, false);
+        while let Some(Reverse((_, _, obj, a, b, carrier))) = self.heap.pop() {
+            let current = self.visited.get(&obj).is_some_and(|v| {
+                if carrier {
+                    // Still needed unless mode self has since covered the window.
+                    !self.covered(&Visit { self_bound: v.self_bound, carriers: Vec::new() }, a, b, true)
+                } else {
+                    v.self_bound == Some(if self.dir == Direction::Forward { a } else { b })
+                }
+            });
+            if current {
+                match self.dir {
+                    Direction::Forward => self.expand_forward(obj, a, b, carrier),
+                    Direction::Backward => self.expand_backward(obj, a, b, carrier),
+                }
+            }
+        }
+    }
+
+    fn objects_with(&self, e: u32, r: u8) -> Vec<u32> {
+        self.ix.objects(e).filter(|&(_, rr)| rr == r).map(|(id, _)| id).collect()
+    }
+
+    /// When `child`, packed into its parent by event `e`, came out again: the first later
+    /// DELETE by that parent naming the child or naming no children (EPCIS 2.0 §7.4.3: a DELETE
+    /// without children disaggregates all).
+    fn close_time(&mut self, parent: u32, child: u32, e: u32) -> i64 {
+        let key = (self.ix.time[e as usize], e);
+        let mut list = std::mem::take(&mut self.buf2);
+        self.ix.occurrences(parent, &mut list);
+        let from = list.partition_point(|&o| (self.ix.time[(o >> 3) as usize], o >> 3) <= key);
+        let mut close = INF;
+        for &o in &list[from..] {
+            let d = o >> 3;
+            if (o & 7) as u8 != role::PARENT || self.ix.meta[d as usize].action != ACTION_DELETE {
+                continue;
+            }
+            let mut children = self.ix.objects(d).filter(|&(_, r)| r == role::CHILD).peekable();
+            if children.peek().is_none() || children.any(|(c, _)| c == child) {
+                close = self.ix.time[d as usize];
+                break;
+            }
+        }
+        self.buf2 = list;
+        close
+    }
+
+    fn expand_forward(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+        let mut list = std::mem::take(&mut self.buf);
+        self.ix.occurrences(obj, &mut list);
+        for &o in &list {
+            let (e, r) = (o >> 3, (o & 7) as u8);
+            let t = self.ix.time[e as usize];
+            let in_window = a <= t && t <= b;
+            let deleting = self.ix.meta[e as usize].action == ACTION_DELETE;
+            match r {
+                role::CHILD if !deleting => {
+                    if t > b || !self.visible(e) {
+                        continue;
+                    }
+                    let Some(parent) = self.objects_with(e, role::PARENT).first().copied() else { continue };
+                    let close = self.close_time(parent, obj, e);
+                    let (lo, hi) = (a.max(t), b.min(close));
+                    if lo <= hi {
+                        self.edges.push((obj, parent, e, Relation::PackedInto));
+                        self.push(parent, lo, hi, true);
+                    }
+                    if in_window {
+                        self.add_places(e);
+                    }
+                }
+                role::LOT if !carrier => {
+                    // A lot is one unit of risk: all its instances, whenever they were made.
+                    if !self.visible(e) {
+                        continue;
+                    }
+                    for [kind, inst, lot, _] in self.ix.extras(e).collect::<Vec<_>>() {
+                        if kind == extra::LOT && lot == obj {
+                            self.edges.push((obj, inst, e, Relation::LotMember));
+                            self.push(inst, t, INF, false);
+                        }
+                    }
+                }
+                _ => {
+                    if !in_window || !self.visible(e) {
+                        continue;
+                    }
+                    self.add_places(e);
+                    match r {
+                        role::PARENT if !carrier && !deleting => {
+                            for c in self.objects_with(e, role::CHILD) {
+                                self.edges.push((obj, c, e, Relation::Contains));
+                                self.push(c, t, INF, false);
+                            }
+                        }
+                        role::INPUT => {
+                            let via = self.objects_with(e, role::XFORM).first().copied();
+                            let targets = match via {
+                                Some(x) => vec![x],
+                                None => self.objects_with(e, role::OUTPUT),
+                            };
+                            for out in targets {
+                                self.edges.push((obj, out, e, Relation::Transformation));
+                                self.push(out, t, INF, false);
+                            }
+                        }
+                        role::XFORM => {
+                            for out in self.objects_with(e, role::OUTPUT) {
+                                self.edges.push((obj, out, e, Relation::Transformation));
+                                self.push(out, t, INF, false);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.buf = list;
+    }
+
+    fn expand_backward(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+        let mut list = std::mem::take(&mut self.buf);
+        self.ix.occurrences(obj, &mut list);
+        for &o in &list {
+            let (e, r) = (o >> 3, (o & 7) as u8);
+            let t = self.ix.time[e as usize];
+            if !carrier && (r == role::OBJ || r == role::OUTPUT) {
+                let lots: Vec<u32> =
+                    self.ix.extras(e).filter(|x| x[0] == extra::LOT && x[1] == obj).map(|x| x[2]).collect();
+                if !lots.is_empty() && self.visible(e) {
+                    for lot in lots {
+                        self.edges.push((lot, obj, e, Relation::LotMember));
+                        self.push(lot, NEG_INF, INF, false);
+                    }
+                }
+            }
+            if t < a || t > b || !self.visible(e) {
+                continue;
+            }
+            self.add_places(e);
+            let deleting = self.ix.meta[e as usize].action == ACTION_DELETE;
+            match r {
+                role::CHILD if !deleting => {
+                    let Some(parent) = self.objects_with(e, role::PARENT).first().copied() else { continue };
+                    let close = self.close_time(parent, obj, e);
+                    self.edges.push((parent, obj, e, Relation::Contains));
+                    self.push(parent, t, b.min(close), true);
+                }
+                role::PARENT if !carrier && !deleting => {
+                    for c in self.objects_with(e, role::CHILD) {
+                        self.edges.push((c, obj, e, Relation::PackedInto));
+                        self.push(c, NEG_INF, t, false);
+                    }
+                }
+                role::OUTPUT if !carrier => {
+                    let via = self.objects_with(e, role::XFORM).first().copied();
+                    let sources = match via {
+                        Some(x) => vec![x],
+                        None => self.objects_with(e, role::INPUT),
+                    };
+                    for src in sources {
+                        self.edges.push((src, obj, e, Relation::Transformation));
+                        self.push(src, NEG_INF, t, false);
+                    }
+                }
+                role::XFORM => {
+                    for src in self.objects_with(e, role::INPUT) {
+                        self.edges.push((src, obj, e, Relation::Transformation));
+                        self.push(src, NEG_INF, t, false);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.buf = list;
+    }
+}
+
+/// The latest facts seen for one item.
+#[derive(Default)]
+struct Status {
+    seen: Option<(i64, u32)>,
+    location: Option<((i64, u32), u32)>,
+    owner: Option<((i64, u32), u32)>,
+    possessor: Option<((i64, u32), u32)>,
+    disposition: Option<((i64, u32), u32)>,
+    quantity: Option<((i64, u32), f32, u32)>,
+}
+
+fn newer<T>(slot: &mut Option<((i64, u32), T)>, key: (i64, u32), v: T) {
+    if slot.as_ref().is_none_or(|(k, _)| *k < key) {
+        *slot = Some((key, v));
+    }
+}
+
+impl TraceIndex {
+    fn root_id(&self, id: &str) -> Result<(String, u32), QueryError> {
+        let canonical = Epc::parse(id).map_err(|e| QueryError::BadId(e.0))?.as_str().to_string();
+        let root = self.lookup(&canonical).ok_or_else(|| QueryError::NotFound(canonical.clone()))?;
+        Ok((canonical, root))
+    }
+
+    /// Where `id` came from (EPC URN, class URN or GS1 Digital Link), over all events.
+    pub fn backward(&self, id: &str) -> Result<Trace, QueryError> {
+        self.trace(id, Direction::Backward, &AllEvents)
+    }
+
+    /// Where `id` went, over all events.
+    pub fn forward(&self, id: &str) -> Result<Trace, QueryError> {
+        self.trace(id, Direction::Forward, &AllEvents)
+    }
+
+    /// A trace in either direction over the events `filter` allows.
+    pub fn trace(&self, id: &str, direction: Direction, filter: &dyn EventFilter) -> Result<Trace, QueryError> {
+        let (canonical, root) = self.root_id(id)?;
+        let mut walk = Walk::new(self, filter, direction, root);
+        walk.run();
+        Ok(self.render_trace(canonical, direction, &walk))
+    }
+
+    fn node_kind(&self, id: u32) -> NodeKind {
+        let f = self.flags[id as usize];
+        if f & flag::XFORM != 0 {
+            NodeKind::Transformation
+        } else if f & flag::PARENT != 0 {
+            NodeKind::Container
+        } else if f & (flag::CLASS | flag::QTY) != 0 {
+            NodeKind::Class
+        } else {
+            NodeKind::Instance
+        }
+    }
+
+    /// The lot of an instance, when an event declared it.
+    fn lot_of(&self, id: u32, buf: &mut Vec<u32>) -> Option<u32> {
+        if self.flags[id as usize] & flag::LOT_LINKED == 0 {
+            return None;
+        }
+        self.occurrences(id, buf);
+        buf.iter().find_map(|&o| self.extras(o >> 3).find(|x| x[0] == extra::LOT && x[1] == id).map(|x| x[2]))
+    }
+
+    fn opt(&self, id: u32) -> Option<String> {
+        (id != NONE).then(|| self.ids.resolve(id))
+    }
+
+    fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
+        let mut buf = Vec::new();
+        let mut nodes: Vec<TraceNode> = walk
+            .visited
+            .keys()
+            .map(|&id| {
+                let kind = self.node_kind(id);
+                TraceNode {
+                    id: self.ids.resolve(id),
+                    kind,
+                    lot: if kind == NodeKind::Instance {
+                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l))
+                    } else {
+                        None
+                    },
+                    not_followed: id != walk.root && self.flags[id as usize] & flag::NO_LOT != 0,
+                }
+            })
+            .collect();
+        nodes.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut raw = walk.edges.clone();
+        raw.sort_unstable();
+        raw.dedup();
+        let mut edges: Vec<(i64, u32, TraceEdge)> = raw
+            .into_iter()
+            .map(|(f, t, e, relation)| {
+                let m = self.meta[e as usize];
+                let time = self.time[e as usize];
+                let edge = TraceEdge {
+                    from: self.ids.resolve(f),
+                    to: self.ids.resolve(t),
+                    relation,
+                    event_id: self.event_ids.get(e),
+                    event_type: event_type_name(m.event_type),
+                    biz_step: self.opt(m.biz_step),
+                    event_time: rfc3339(time),
+                };
+                (time, e, edge)
+            })
+            .collect();
+        edges.sort_by(|(ta, ea, a), (tb, eb, b)| {
+            (&a.from, &a.to, ta, ea, a.relation).cmp(&(&b.from, &b.to, tb, eb, b.relation))
+        });
+        let mut locations: Vec<TraceLocation> = walk
+            .places
+            .iter()
+            .map(|&(id, role, kind)| TraceLocation { id: self.ids.resolve(id), role, kind: self.opt(kind) })
+            .collect();
+        locations.sort_by(|a, b| (&a.id, a.role, &a.kind).cmp(&(&b.id, b.role, &b.kind)));
+        Trace { root, direction, nodes, edges: edges.into_iter().map(|(_, _, e)| e).collect(), locations }
+    }
+
+    /// Everything downstream of `id` that a recall must reach, over all events.
+    pub fn recall_scope(&self, id: &str) -> Result<RecallScope, QueryError> {
+        self.recall_scope_filtered(id, &AllEvents)
+    }
+
+    /// The recall scope over the events `filter` allows.
+    pub fn recall_scope_filtered(&self, id: &str, filter: &dyn EventFilter) -> Result<RecallScope, QueryError> {
+        let (canonical, root) = self.root_id(id)?;
+        let mut walk = Walk::new(self, filter, Direction::Forward, root);
+        walk.run();
+        let owning = self.lookup("owning_party");
+        let possessing = self.lookup("possessing_party");
+        let mut ids: Vec<u32> = walk.visited.keys().copied().collect();
+        ids.sort_unstable();
+        let mut items = Vec::new();
+        let mut containers = Vec::new();
+        let mut owned: HashMap<u32, usize> = HashMap::new();
+        let mut buf = Vec::new();
+        for id in ids {
+            let kind = self.node_kind(id);
+            match kind {
+                NodeKind::Container => containers.push(self.ids.resolve(id)),
+                NodeKind::Transformation => {}
+                NodeKind::Instance | NodeKind::Class => {
+                    let followed = id == root || self.flags[id as usize] & flag::NO_LOT == 0;
+                    let mut st = Status::default();
+                    if followed {
+                        self.status(&mut walk, id, NEG_INF, INF, 0, (owning, possessing), &mut st);
+                    }
+                    let owner = st.owner.or(st.possessor).map(|(_, p)| p);
+                    if let Some(p) = owner {
+                        *owned.entry(p).or_default() += 1;
+                    }
+                    let (quantity, uom) = match (kind, st.quantity) {
+                        (NodeKind::Instance, _) => (Some(1.0), None),
+                        (_, Some((_, q, u))) => ((!q.is_nan()).then_some(f64::from(q)), self.opt(u)),
+                        _ => (None, None),
+                    };
+                    items.push(ScopeItem {
+                        id: self.ids.resolve(id),
+                        kind,
+                        lot: if kind == NodeKind::Instance {
+                            self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l))
+                        } else {
+                            None
+                        },
+                        last_seen: st.seen.map(|(t, _)| rfc3339(t)),
+                        last_location: st.location.map(|(_, l)| self.ids.resolve(l)),
+                        owner: owner.map(|p| self.ids.resolve(p)),
+                        disposition: st.disposition.map(|(_, d)| self.ids.resolve(d)),
+                        quantity,
+                        uom,
+                    });
+                }
+            }
+        }
+        items.sort_by(|a, b| a.id.cmp(&b.id));
+        containers.sort();
+        let mut parties: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &(id, role, kind) in &walk.places {
+            let party_kind = kind != NONE && (Some(kind) == owning || Some(kind) == possessing);
+            if matches!(role, LocationRole::Source | LocationRole::Destination) && party_kind {
+                let k = parties.entry(id).or_default();
+                if !k.contains(&kind) {
+                    k.push(kind);
+                }
+            }
+        }
+        for &p in owned.keys() {
+            parties.entry(p).or_default();
+        }
+        let mut parties: Vec<ScopeParty> = parties
+            .into_iter()
+            .map(|(id, kinds)| {
+                let mut kinds: Vec<String> = kinds.into_iter().map(|k| self.ids.resolve(k)).collect();
+                kinds.sort();
+                ScopeParty { id: self.ids.resolve(id), kinds, items_owned: owned.get(&id).copied().unwrap_or(0) }
+            })
+            .collect();
+        parties.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(RecallScope { root: canonical, items, containers, parties })
+    }
+
+    /// Latest facts for `id` from its own events in `[a, b]` and those of the containers that
+    /// held it meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    fn status(
+        &self,
+        walk: &mut Walk<'_>,
+        id: u32,
+        a: i64,
+        b: i64,
+        depth: u32,
+        parties: (Option<u32>, Option<u32>),
+        st: &mut Status,
+    ) {
+        let mut list = Vec::new();
+        self.occurrences(id, &mut list);
+        for &o in &list {
+            let (e, r) = (o >> 3, (o & 7) as u8);
+            let t = self.time[e as usize];
+            if t < a || t > b || r == role::LOT || !walk.visible(e) {
+                continue;
+            }
+            let key = (t, e);
+            if st.seen.is_none_or(|k| k < key) {
+                st.seen = Some(key);
+            }
+            let m = self.meta[e as usize];
+            let place = if m.biz_location != NONE { m.biz_location } else { m.read_point };
+            if place != NONE {
+                newer(&mut st.location, key, place);
+            }
+            if m.disposition != NONE {
+                newer(&mut st.disposition, key, m.disposition);
+            }
+            for x in self.extras(e) {
+                match x[0] {
+                    extra::DEST if Some(x[2]) == parties.0 => newer(&mut st.owner, key, x[1]),
+                    extra::DEST if Some(x[2]) == parties.1 => newer(&mut st.possessor, key, x[1]),
+                    extra::QTY if depth == 0 && x[1] == id => {
+                        if st.quantity.as_ref().is_none_or(|(k, ..)| *k < key) {
+                            st.quantity = Some((key, f32::from_bits(x[3]), x[2]));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if r == role::CHILD && m.action != ACTION_DELETE && depth < MAX_NESTING {
+                if let Some(parent) = walk.objects_with(e, role::PARENT).first().copied() {
+                    let close = walk.close_time(parent, id, e);
+                    self.status(walk, parent, t.max(a), close.min(b), depth + 1, parties, st);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339;
+
+    #[test]
+    fn formats_times_in_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_714_521_600_123_000_000), "2024-05-01T00:00:00.123Z");
+        assert_eq!(rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(-1_000_000), "1969-12-31T23:59:59.999Z");
+    }
+}
