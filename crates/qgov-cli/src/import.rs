@@ -10,10 +10,13 @@ use std::process::ExitCode;
 
 #[derive(clap::Args, Debug)]
 pub struct ImportArgs {
-    /// enterprises, products, locations, departments or inspectors.
+    /// enterprises, products, locations, departments or inspectors; or `epcis` for EPCIS
+    /// documents (JSON-LD or XML).
     register: String,
-    /// A .csv or .xlsx file whose first row names the columns.
-    file: PathBuf,
+    /// A .csv or .xlsx file whose first row names the columns (registers), or one or more
+    /// EPCIS documents (epcis).
+    #[arg(required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
     /// Store the good rows and report the bad ones (default: refuse the whole file).
     #[arg(long)]
     skip_invalid: bool,
@@ -22,16 +25,21 @@ pub struct ImportArgs {
 }
 
 pub async fn run(a: ImportArgs) -> Result<ExitCode> {
+    if a.register == "epcis" {
+        let store = crate::open(&a.database_url).await?;
+        return crate::epcis_cmds::import(&store, &a.files).await;
+    }
+    let [file] = a.files.as_slice() else { bail!("give exactly one file to import into a register") };
     let Some(kind) = RegisterKind::from_slug(&a.register) else {
         bail!(
-            "unknown register {:?}: expected enterprises, products, locations, departments or inspectors",
+            "unknown register {:?}: expected enterprises, products, locations, departments, inspectors or epcis",
             a.register
         );
     };
-    let name = a.file.display().to_string();
+    let name = file.display().to_string();
     let format =
         Format::from_file_name(&name).with_context(|| format!("{name}: the file must end in .csv or .xlsx"))?;
-    let bytes = std::fs::read(&a.file).with_context(|| format!("cannot read {name}"))?;
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {name}"))?;
     let store = crate::open(&a.database_url).await?;
     let mode = if a.skip_invalid { ImportMode::SkipInvalid } else { ImportMode::AllOrNothing };
     match kind {

@@ -6,6 +6,7 @@
 //! file is the one place that reads them.
 
 mod demo;
+mod epcis_cmds;
 mod import;
 mod sampling_cmds;
 
@@ -80,10 +81,23 @@ enum Command {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
-    /// Import a register from CSV or XLSX (all-or-nothing unless --skip-invalid).
+    /// Import a register from CSV or XLSX (all-or-nothing unless --skip-invalid), or capture
+    /// EPCIS documents (`qgov import epcis FILE…`).
     Import(import::ImportArgs),
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        cmd: BenchCmd,
+    },
     #[command(flatten)]
     Sampling(sampling_cmds::SamplingCommands),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// EPCIS capture throughput and query latency on the embedded SQLite, with a naive
+    /// row-per-event baseline.
+    Capture(epcis_cmds::BenchCaptureArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -242,6 +256,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
             }
         }
         Command::Import(args) => return import::run(args).await,
+        Command::Bench { cmd: BenchCmd::Capture(args) } => return epcis_cmds::bench_capture(args).await,
         Command::Sampling(_) => unreachable!("handled before the runtime starts"),
     }
     Ok(ExitCode::SUCCESS)

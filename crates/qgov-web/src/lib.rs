@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod epcis;
 pub mod i18n;
 pub mod problem;
 pub mod tabular;
@@ -51,6 +52,7 @@ pub fn router(store: Store, config: Config) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(api::router())
+        .merge(epcis::router())
         .merge(console::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
