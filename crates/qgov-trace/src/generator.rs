@@ -99,7 +99,7 @@ impl Rng {
     }
 
     fn below(&mut self, n: u32) -> u32 {
-        ((self.next() >> 32) * u64::from(n) >> 32) as u32
+        (((self.next() >> 32) * u64::from(n)) >> 32) as u32
     }
 
     fn chance(&mut self, percent: u32) -> bool {
@@ -263,18 +263,24 @@ impl ChainGenerator {
     fn step_day(&mut self) {
         let day0 = BASE + i64::from(self.day) * 24 * HOUR;
         let farm_count = self.farms.len();
-        // Farms: about one in four harvests a lot each day and ships it in three parts.
-        for f in 0..farm_count {
-            if !self.rng.chance(25) {
-                continue;
-            }
+        // Farms: as many lots a day as the processors use up (each lot ships in three parts,
+        // each part feeds `uses_per_part` transformations of two or three inputs), so every lot
+        // is consumed and its downstream is a realistic size.
+        let uses = self.processors.len() as u32 * 5 / 2;
+        let per_lot = 3 * self.cfg.uses_per_part.max(1);
+        let lots_today = uses / per_lot + u32::from(self.rng.below(per_lot) < uses % per_lot);
+        for k in 0..lots_today {
+            let f = self.rng.below(farm_count as u32) as usize;
             let decoy = Self::is_decoy(farm_count, f);
             let farm = self.farms[f].clone();
             let produce = self.produce[self.rng.below(self.produce.len() as u32) as usize].clone();
-            let lot =
-                epc(&format!("https://id.gs1.org/01/{produce}/10/{}F{f}D{}", if decoy { "X" } else { "" }, self.day));
+            let lot = epc(&format!(
+                "https://id.gs1.org/01/{produce}/10/{}F{f}D{}H{k}",
+                if decoy { "X" } else { "" },
+                self.day
+            ));
             if decoy { &mut self.catalog.decoy_farm_lots } else { &mut self.catalog.farm_lots }.push(lot.to_string());
-            let t = day0 + 6 * HOUR + i64::from(f as u32) * MINUTE;
+            let t = day0 + 6 * HOUR + i64::from(k) * 10 * MINUTE;
             let mut ev = self.event(EventType::Object, t, "commissioning", &farm);
             ev.action = Some(Action::Add);
             ev.disposition = Some("active".into());
@@ -326,10 +332,10 @@ impl ChainGenerator {
         let n_inputs = 2 + self.rng.below(2);
         let mut inputs: Vec<Epc> = Vec::new();
         for _ in 0..n_inputs {
-            if let Some(l) = self.take_part(p) {
-                if !inputs.contains(&l) {
-                    inputs.push(l);
-                }
+            if let Some(l) = self.take_part(p)
+                && !inputs.contains(&l)
+            {
+                inputs.push(l);
             }
         }
         let product = self.products[self.rng.below(self.products.len() as u32) as usize].clone();
@@ -371,7 +377,7 @@ impl ChainGenerator {
     fn new_case(&mut self, product: &str, decoy: bool) -> Epc {
         self.serial += 1;
         let case = epc(&format!("https://id.gs1.org/01/{product}/21/{}", self.serial));
-        if self.serial % 100 == 0 {
+        if self.serial.is_multiple_of(100) {
             if decoy { &mut self.catalog.decoy_cases } else { &mut self.catalog.cases }.push(case.to_string());
         }
         case
@@ -381,7 +387,7 @@ impl ChainGenerator {
         self.sscc += 1;
         let body = format!("0{GCP:07}{:09}", self.sscc);
         let pallet = epc(&format!("https://id.gs1.org/00/{body}{}", check_digit(&body)));
-        if !decoy && self.sscc % 10 == 0 {
+        if !decoy && self.sscc.is_multiple_of(10) {
             self.catalog.pallets.push(pallet.to_string());
         }
         pallet

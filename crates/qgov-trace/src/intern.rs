@@ -161,7 +161,7 @@ fn hex_val(b: u8) -> Option<u8> {
 
 fn unhex(s: &str, out: &mut Vec<u8>) -> bool {
     let b = s.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return false;
     }
     let start = out.len();

@@ -279,12 +279,15 @@ struct Visit {
     carriers: Vec<(i64, i64)>,
 }
 
+/// A state waiting to be expanded: (priority, sequence, object, window start, window end, carrier).
+type Pending = (i64, u64, u32, i64, i64, bool);
+
 struct Walk<'a> {
     ix: &'a TraceIndex,
     filter: &'a dyn EventFilter,
     dir: Direction,
     root: u32,
-    heap: BinaryHeap<Reverse<(i64, u64, u32, i64, i64, bool)>>,
+    heap: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     visited: HashMap<u32, Visit>,
     edges: Vec<(u32, u32, u32, Relation)>,
@@ -783,19 +786,19 @@ impl TraceIndex {
                 match x[0] {
                     extra::DEST if Some(x[2]) == parties.0 => newer(&mut st.owner, key, x[1]),
                     extra::DEST if Some(x[2]) == parties.1 => newer(&mut st.possessor, key, x[1]),
-                    extra::QTY if depth == 0 && x[1] == id => {
-                        if st.quantity.as_ref().is_none_or(|(k, ..)| *k < key) {
-                            st.quantity = Some((key, f32::from_bits(x[3]), x[2]));
-                        }
+                    extra::QTY if depth == 0 && x[1] == id && st.quantity.as_ref().is_none_or(|(k, ..)| *k < key) => {
+                        st.quantity = Some((key, f32::from_bits(x[3]), x[2]));
                     }
                     _ => {}
                 }
             }
-            if r == role::CHILD && m.action != ACTION_DELETE && depth < MAX_NESTING {
-                if let Some(parent) = walk.objects_with(e, role::PARENT).first().copied() {
-                    let close = walk.close_time(parent, id, e);
-                    self.status(walk, parent, t.max(a), close.min(b), depth + 1, parties, st);
-                }
+            if r == role::CHILD
+                && m.action != ACTION_DELETE
+                && depth < MAX_NESTING
+                && let Some(parent) = walk.objects_with(e, role::PARENT).first().copied()
+            {
+                let close = walk.close_time(parent, id, e);
+                self.status(walk, parent, t.max(a), close.min(b), depth + 1, parties, st);
             }
         }
     }

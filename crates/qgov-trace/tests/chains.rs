@@ -285,7 +285,7 @@ fn recall_scope_lists_items_with_last_place_owner_disposition_quantity_and_parti
     let lot = scope.items.iter().find(|i| i.id == dl(SALAD)).unwrap();
     assert_eq!((lot.kind, lot.quantity, lot.uom.as_deref()), (NodeKind::Class, Some(80.0), Some("KGM")));
     let parties: Vec<(&str, usize)> = scope.parties.iter().map(|p| (p.id.as_str(), p.items_owned)).collect();
-    let mut want = vec![(dl(P_PLANT), 0), (dl(P_DC), 2)];
+    let mut want = [(dl(P_PLANT), 0), (dl(P_DC), 2)];
     want.sort();
     assert_eq!(parties, want.iter().map(|(p, n)| (p.as_str(), *n)).collect::<Vec<_>>());
     assert!(scope.parties.iter().all(|p| p.kinds == vec!["owning_party".to_string()]));
