@@ -34,19 +34,24 @@ pub async fn import(store: &Store, files: &[PathBuf]) -> Result<ExitCode> {
                     .await?;
                 stored += out.stored.len();
                 duplicates += out.duplicates.len();
-                bar.println(format!(
-                    "{name}: {} stored, {} already present (capture {})",
-                    out.stored.len(),
-                    out.duplicates.len(),
-                    out.job.capture_id
-                ));
+                // `suspend`, not `println`: a hidden bar (no terminal) drops `println` lines.
+                bar.suspend(|| {
+                    println!(
+                        "{name}: {} stored, {} already present (capture {})",
+                        out.stored.len(),
+                        out.duplicates.len(),
+                        out.job.capture_id
+                    )
+                });
             }
             Err(problems) => {
                 failed = true;
-                for p in &problems.0 {
-                    bar.println(format!("{name}: {p}"));
-                }
-                bar.println(format!("{name}: refused, {} problem(s); nothing was stored", problems.0.len()));
+                bar.suspend(|| {
+                    for p in &problems.0 {
+                        eprintln!("{name}: {p}");
+                    }
+                    eprintln!("{name}: refused, {} problem(s); nothing was stored", problems.0.len());
+                });
             }
         }
         bar.inc(1);
