@@ -236,6 +236,7 @@ impl TraceIndex {
             self.push_event(ev.borrow())?;
         }
         self.rebuild_inverse();
+        self.shrink_to_fit();
         Ok(first)
     }
 
@@ -465,6 +466,20 @@ impl TraceIndex {
             }
         }
         Ok(())
+    }
+
+    /// Gives back the spare capacity of the growing arrays (up to half of them after a build).
+    fn shrink_to_fit(&mut self) {
+        self.ids.shrink_to_fit();
+        self.event_ids.shrink_to_fit();
+        self.flags.shrink_to_fit();
+        self.time.shrink_to_fit();
+        self.meta.shrink_to_fit();
+        self.obj_start.shrink_to_fit();
+        self.obj.shrink_to_fit();
+        self.obj_role.shrink_to_fit();
+        self.extra_start.shrink_to_fit();
+        self.extra.shrink_to_fit();
     }
 
     /// Rebuilds the identifier → occurrences CSR from all events (counting transposition, then

@@ -139,6 +139,11 @@ impl Interner {
         }
     }
 
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.arena.shrink_to_fit();
+        self.starts.shrink_to_fit();
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.arena.capacity() + self.starts.capacity() * 4 + self.table.capacity() * 4
     }
@@ -243,6 +248,11 @@ impl EventIds {
             _ => s.push_str(std::str::from_utf8(rest).expect("event ids are UTF-8")),
         }
         Some(s)
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.starts.shrink_to_fit();
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

@@ -616,12 +616,12 @@ impl TraceIndex {
 
     fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
         let mut buf = Vec::new();
-        let mut nodes: Vec<TraceNode> = walk
+        let mut keyed: Vec<(u32, TraceNode)> = walk
             .visited
             .keys()
             .map(|&id| {
                 let kind = self.node_kind(id);
-                TraceNode {
+                let node = TraceNode {
                     id: self.ids.resolve(id),
                     kind,
                     lot: if kind == NodeKind::Instance {
@@ -630,40 +630,44 @@ impl TraceIndex {
                         None
                     },
                     not_followed: id != walk.root && self.flags[id as usize] & flag::NO_LOT != 0,
+                };
+                (id, node)
+            })
+            .collect();
+        keyed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        // Order edges by the rank of their ends' strings: one string sort (the nodes), then
+        // integer sorts; each event's id and time are rendered once however many edges it makes.
+        let rank: HashMap<u32, u32> = keyed.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
+        let nodes: Vec<TraceNode> = keyed.into_iter().map(|(_, n)| n).collect();
+        let mut raw: Vec<(u32, u32, i64, u32, Relation)> =
+            walk.edges.iter().map(|&(f, t, e, r)| (rank[&f], rank[&t], self.time[e as usize], e, r)).collect();
+        raw.sort_unstable();
+        raw.dedup();
+        let mut rendered: HashMap<u32, (Option<String>, String)> = HashMap::new();
+        let edges: Vec<TraceEdge> = raw
+            .into_iter()
+            .map(|(f, t, time, e, relation)| {
+                let m = self.meta[e as usize];
+                let (event_id, event_time) =
+                    rendered.entry(e).or_insert_with(|| (self.event_ids.get(e), rfc3339(time))).clone();
+                TraceEdge {
+                    from: nodes[f as usize].id.clone(),
+                    to: nodes[t as usize].id.clone(),
+                    relation,
+                    event_id,
+                    event_type: event_type_name(m.event_type),
+                    biz_step: self.opt(m.biz_step),
+                    event_time,
                 }
             })
             .collect();
-        nodes.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut raw = walk.edges.clone();
-        raw.sort_unstable();
-        raw.dedup();
-        let mut edges: Vec<(i64, u32, TraceEdge)> = raw
-            .into_iter()
-            .map(|(f, t, e, relation)| {
-                let m = self.meta[e as usize];
-                let time = self.time[e as usize];
-                let edge = TraceEdge {
-                    from: self.ids.resolve(f),
-                    to: self.ids.resolve(t),
-                    relation,
-                    event_id: self.event_ids.get(e),
-                    event_type: event_type_name(m.event_type),
-                    biz_step: self.opt(m.biz_step),
-                    event_time: rfc3339(time),
-                };
-                (time, e, edge)
-            })
-            .collect();
-        edges.sort_by(|(ta, ea, a), (tb, eb, b)| {
-            (&a.from, &a.to, ta, ea, a.relation).cmp(&(&b.from, &b.to, tb, eb, b.relation))
-        });
         let mut locations: Vec<TraceLocation> = walk
             .places
             .iter()
             .map(|&(id, role, kind)| TraceLocation { id: self.ids.resolve(id), role, kind: self.opt(kind) })
             .collect();
         locations.sort_by(|a, b| (&a.id, a.role, &a.kind).cmp(&(&b.id, b.role, &b.kind)));
-        Trace { root, direction, nodes, edges: edges.into_iter().map(|(_, _, e)| e).collect(), locations }
+        Trace { root, direction, nodes, edges, locations }
     }
 
     /// Everything downstream of `id` that a recall must reach, over all events.
