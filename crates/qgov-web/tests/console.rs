@@ -120,3 +120,116 @@ async fn login_needs_the_form_token_and_sets_a_hardened_session_cookie() {
         StatusCode::OK
     );
 }
+
+/// Sign in through the form; returns the session cookie (`name=value`).
+async fn sign_in(http: &reqwest::Client, base: &str, username: &str, password: &str) -> String {
+    let res = http.get(format!("{base}/console/login")).send().await.unwrap();
+    let cookie = set_cookie(&res, "qgov_login_csrf").unwrap();
+    let token = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+    let res = http
+        .post(format!("{base}/console/login"))
+        .header("cookie", format!("qgov_login_csrf={token}"))
+        .form(&[("username", username), ("password", password), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    set_cookie(&res, "qgov_session").expect("signed in").split(';').next().unwrap().to_owned()
+}
+
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+}
+
+const GOOD_DOC: &str = r#"{
+  "@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld", {"qg": "https://qgov.example/ns"}],
+  "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2026-05-01T08:00:00+08:00",
+  "epcisBody": {"eventList": [
+    {"type": "ObjectEvent", "action": "OBSERVE", "eventTime": "2026-05-01T08:00:00+08:00", "eventTimeZoneOffset": "+08:00",
+     "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"], "bizStep": "shipping", "disposition": "in_transit",
+     "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.0"}, "qg:batchNote": "冷链"},
+    {"type": "ObjectEvent", "action": "OBSERVE", "eventTime": "2026-05-02T09:30:00+08:00", "eventTimeZoneOffset": "+08:00",
+     "epcList": ["urn:epc:id:sgtin:0614141.107346.2017"], "bizStep": "receiving"}
+  ]}}"#;
+
+#[tokio::test]
+async fn trace_events_can_be_captured_browsed_and_read_in_the_console() {
+    let (base, store) = spawn().await;
+    let http = reqwest::Client::builder().redirect(Policy::none()).build().unwrap();
+    let sid = sign_in(&http, &base, "admin", "admin-password").await;
+    let page = http.get(format!("{base}/console/events/capture")).header("cookie", &sid).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let upload = |bytes: String, csrf: String| {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", csrf)
+            .part("file", reqwest::multipart::Part::bytes(bytes.into_bytes()).file_name("doc.jsonld"));
+        http.post(format!("{base}/console/events/capture")).header("cookie", &sid).multipart(form).send()
+    };
+
+    // A document with a bad event is refused whole, naming the event and field.
+    let bad = GOOD_DOC.replacen("\"bizStep\": \"receiving\"", "\"bizStep\": \"teleporting\"", 1);
+    let res = upload(bad, csrf.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("data-testid=\"capture-errors\"") && html.contains("/epcisBody/eventList/1/bizStep"),
+        "{html}"
+    );
+    let everything = qgov_store::epcis::query::EventQuery::default();
+    let all = || store.epcis_query(&everything, qgov_store::epcis::EventScope::All, 10, None);
+    assert!(all().await.unwrap().events.is_empty(), "nothing stored from a refused document");
+
+    // A bad CSRF token is refused.
+    assert_eq!(upload(GOOD_DOC.into(), "forged".into()).await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // The good document is stored; capturing it again stores nothing new.
+    let res = upload(GOOD_DOC.into(), csrf.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("capture-ok"));
+    let again = upload(GOOD_DOC.into(), csrf.clone()).await.unwrap().text().await.unwrap();
+    assert!(again.contains("capture-ok"));
+    assert_eq!(all().await.unwrap().events.len(), 2, "idempotent capture");
+
+    // Browse with a standard filter, then open an event.
+    let list =
+        http.get(format!("{base}/console/events?EQ_bizStep=receiving")).header("cookie", &sid).send().await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    let html = list.text().await.unwrap();
+    assert!(html.contains(">receiving<") && !html.contains(">shipping<"), "filtered list: {html}");
+    let href = html.split("<td class=\"mono\"><a href=\"/console/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let detail = http.get(format!("{base}/console/events/{href}")).header("cookie", &sid).send().await.unwrap();
+    assert_eq!(detail.status(), StatusCode::OK);
+    let detail = detail.text().await.unwrap();
+    assert!(detail.contains("urn:epc:id:sgtin:0614141.107346.2017"), "{detail}");
+
+    // A malformed filter is explained, not ignored.
+    let res =
+        http.get(format!("{base}/console/events?GE_eventTime=yesterday")).header("cookie", &sid).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("GE_eventTime"));
+
+    // An enterprise with no locations in these events sees none of them, and the detail
+    // page of one is a 404.
+    let code = qgov_domain::UnifiedCreditCode::compose("91120116", "MA05K1T1").unwrap().to_string();
+    let f = |k: &str| match k {
+        "uscc" => Some(code.clone()),
+        "name" => Some("他企".to_owned()),
+        _ => None,
+    };
+    let draft = qgov_domain::registers::MarketEntityDraft::parse(&f).unwrap();
+    let ent = store.create_entity(&Actor::system(), &draft).await.unwrap();
+    let new = NewUser {
+        username: "ent".into(),
+        password: "ent-password".into(),
+        role: Role::Enterprise,
+        department_id: None,
+        entity_id: Some(ent.id),
+    };
+    store.create_user(&Actor::system(), &new).await.unwrap();
+    let esid = sign_in(&http, &base, "ent", "ent-password").await;
+    let html =
+        http.get(format!("{base}/console/events")).header("cookie", &esid).send().await.unwrap().text().await.unwrap();
+    assert!(!html.contains(">receiving<"), "{html}");
+    let res = http.get(format!("{base}/console/events/{href}")).header("cookie", &esid).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

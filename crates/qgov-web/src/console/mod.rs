@@ -9,6 +9,7 @@
 
 mod accounts;
 mod docs;
+mod epcis;
 mod home;
 pub mod links;
 mod portal;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(home::router())
         .merge(accounts::router())
         .merge(registers::router())
+        .merge(epcis::router())
 }
 
 /// The 404 page (also the fallback of the whole application outside `/api`).
@@ -109,6 +111,7 @@ impl Chrome {
                 nav.push(item(&format!("nav-{}", kind.slug()), &format!("/console/{}", kind.slug())));
             }
         }
+        nav.push(item("nav-events", "/console/events"));
         if user.role.can_read_audit() {
             nav.push(item("nav-audit", "/console/audit"));
         }
