@@ -700,50 +700,7 @@ impl Store {
 
     pub async fn create_task(&self, actor: &Actor, d: &TaskDraft) -> Result<SamplingTask> {
         let mut w = WriteTx::begin(self).await?;
-        let mut errors = FieldErrors::new();
-        let plan: Option<i64> = sqlx::query_scalar("SELECT id FROM sampling_plans WHERE id = $1")
-            .bind(d.plan_id)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        if plan.is_none() {
-            errors.push("plan_id", "unknown-plan", format!("no plan {}", d.plan_id));
-        }
-        let initiating: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
-            .bind(&d.initiating_department_code)
-            .fetch_optional(&mut *w.tx)
-            .await?;
-        if initiating.is_none() {
-            errors.push(
-                "initiating_department_code",
-                "unknown-department",
-                format!("no department with code {:?}", d.initiating_department_code),
-            );
-        }
-        for code in &d.inspecting_department_codes {
-            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&mut *w.tx)
-                .await?;
-            if found.is_none() {
-                errors.push(
-                    "inspecting_department_codes",
-                    "unknown-department",
-                    format!("no department with code {code:?}"),
-                );
-            }
-        }
-        for code in &d.check_item_codes {
-            let found: Option<i64> = sqlx::query_scalar("SELECT id FROM check_items WHERE code = $1")
-                .bind(code)
-                .fetch_optional(&mut *w.tx)
-                .await?;
-            if found.is_none() {
-                errors.push("check_item_codes", "unknown-check-item", format!("no check item {code:?}"));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(StoreError::Invalid(errors));
-        }
+        let initiating = task_references(&mut w.tx, d).await?;
         let ratios = match d.count {
             Some(_) => None,
             None => Some(d.ratios.clone().unwrap_or_else(|| drafts::DEFAULT_RATIOS.to_owned())),
@@ -950,8 +907,8 @@ impl Store {
     // ---- samples and the workflow
 
     pub async fn create_sample(&self, actor: &Actor, d: &SampleDraft) -> Result<Sample> {
-        let cal = WorkCalendar::builtin();
         let mut w = WriteTx::begin(self).await?;
+        let cal = calendar_in(&mut w.tx).await?;
         let mut errors = FieldErrors::new();
         let sampled: Option<i64> = sqlx::query_scalar("SELECT id FROM market_entities WHERE uscc = $1")
             .bind(&d.sampled_uscc)
@@ -1571,7 +1528,335 @@ impl Store {
     }
 }
 
+/// A year of the working-day calendar: built in (shipped data) or loaded by an administrator.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CalendarYear {
+    pub year: i64,
+    /// `builtin` or `loaded` (a loaded year replaces the built-in data of that year).
+    pub source: String,
+    pub loaded_at: Option<String>,
+    pub loaded_by: Option<String>,
+}
+
+/// A credit class as recorded (newest first in lists).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct CreditClassRecord {
+    pub uscc: String,
+    pub entity_name: String,
+    pub class: String,
+    pub since: String,
+    pub reason: Option<String>,
+}
+
+/// A declared conflict of interest.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ConflictRecord {
+    pub inspector_id: i64,
+    pub inspector_name: String,
+    pub certificate_no: String,
+    pub uscc: String,
+    pub entity_name: String,
+    pub reason: Option<String>,
+    pub declared_at: String,
+}
+
+impl Store {
+    // ---- the working-day calendar
+
+    /// The calendar deadlines are computed with: the built-in years, replaced or extended by
+    /// the years an administrator loaded.
+    pub async fn work_calendar(&self) -> Result<WorkCalendar> {
+        let mut tx = self.pool.begin().await?;
+        calendar_in(&mut tx).await
+    }
+
+    /// Every year with official data, ascending.
+    pub async fn calendar_years(&self) -> Result<Vec<CalendarYear>> {
+        let mut out: std::collections::BTreeMap<i64, CalendarYear> = WorkCalendar::builtin()
+            .years()
+            .into_iter()
+            .map(|y| {
+                let year = i64::from(y);
+                (year, CalendarYear { year, source: "builtin".into(), loaded_at: None, loaded_by: None })
+            })
+            .collect();
+        for r in sqlx::query("SELECT year, loaded_at, loaded_by FROM work_calendar_years ORDER BY year")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let year: i64 = r.try_get("year")?;
+            out.insert(
+                year,
+                CalendarYear {
+                    year,
+                    source: "loaded".into(),
+                    loaded_at: r.try_get("loaded_at")?,
+                    loaded_by: r.try_get("loaded_by")?,
+                },
+            );
+        }
+        Ok(out.into_values().collect())
+    }
+
+    /// Loads one year file (the State Council's notice as `year` / `off` / `work` lines; see
+    /// [`WorkCalendar::load_year`]), replacing any data held for that year. Deadlines computed
+    /// from now on use it; steps already stored keep their due dates. Returns the year.
+    pub async fn load_calendar_year(&self, actor: &Actor, text: &str) -> Result<i32> {
+        let year =
+            WorkCalendar::empty().load_year(text).map_err(|e| invalid("source", "bad-calendar", e.to_string()))?;
+        let mut w = WriteTx::begin(self).await?;
+        let before: Option<String> = sqlx::query_scalar("SELECT source FROM work_calendar_years WHERE year = $1")
+            .bind(i64::from(year))
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        sqlx::query("DELETE FROM work_calendar_years WHERE year = $1")
+            .bind(i64::from(year))
+            .execute(&mut *w.tx)
+            .await?;
+        sqlx::query("INSERT INTO work_calendar_years (year, source, loaded_at, loaded_by) VALUES ($1, $2, $3, $4)")
+            .bind(i64::from(year))
+            .bind(text)
+            .bind(now())
+            .bind(&actor.0)
+            .execute(&mut *w.tx)
+            .await?;
+        w.audit(
+            actor,
+            "calendar.load",
+            "work_calendar_years",
+            &year.to_string(),
+            &serde_json::json!({ "source": before }),
+            &serde_json::json!({ "source": text }),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(year)
+    }
+
+    // ---- the directories
+
+    /// Credit classes as recorded, newest first (at most `limit`).
+    pub async fn list_credit_classes(&self, limit: i64) -> Result<Vec<CreditClassRecord>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT e.uscc, e.name, c.class, c.since, c.reason FROM entity_credit_class c JOIN market_entities e ON e.id = c.entity_id \
+             ORDER BY c.id DESC LIMIT {}",
+            limit.clamp(1, 1000)
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CreditClassRecord {
+                    uscc: r.try_get("uscc")?,
+                    entity_name: r.try_get("name")?,
+                    class: r.try_get("class")?,
+                    since: r.try_get("since")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Declared conflicts of interest, newest first.
+    pub async fn list_conflicts(&self) -> Result<Vec<ConflictRecord>> {
+        let rows = sqlx::query(
+            "SELECT c.inspector_id, i.name AS inspector_name, i.certificate_no, e.uscc, e.name AS entity_name, c.reason, c.declared_at \
+             FROM inspector_conflicts c JOIN inspectors i ON i.id = c.inspector_id JOIN market_entities e ON e.id = c.entity_id \
+             ORDER BY c.id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ConflictRecord {
+                    inspector_id: r.try_get("inspector_id")?,
+                    inspector_name: r.try_get("inspector_name")?,
+                    certificate_no: r.try_get("certificate_no")?,
+                    uscc: r.try_get("uscc")?,
+                    entity_name: r.try_get("entity_name")?,
+                    reason: r.try_get("reason")?,
+                    declared_at: r.try_get("declared_at")?,
+                })
+            })
+            .collect()
+    }
+
+    // ---- editing plans and tasks
+
+    pub async fn update_plan(&self, actor: &Actor, id: i64, d: &PlanDraft) -> Result<SamplingPlan> {
+        let mut w = WriteTx::begin(self).await?;
+        let before = fetch_plan(&mut w.tx, id).await?;
+        let dep = department_id(&mut w.tx, "department_code", &d.department_code).await?;
+        sqlx::query(
+            "UPDATE sampling_plans SET year = $1, name = $2, department_id = $3, description = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(d.year)
+        .bind(&d.name)
+        .bind(dep)
+        .bind(&d.description)
+        .bind(now())
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        let after = fetch_plan(&mut w.tx, id).await?;
+        w.audit(actor, "sampling_plans.update", "sampling_plans", &id.to_string(), &before, &after).await?;
+        w.commit().await?;
+        Ok(after)
+    }
+
+    /// Changes a task. Once its draw is committed the task is frozen: the published
+    /// commitment covers a draw over exactly these settings.
+    pub async fn update_task(&self, actor: &Actor, id: i64, d: &TaskDraft) -> Result<SamplingTask> {
+        let mut w = WriteTx::begin(self).await?;
+        let before = fetch_task(&mut w.tx, id).await?;
+        let committed: Option<i64> = sqlx::query_scalar("SELECT id FROM sampling_draws WHERE task_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *w.tx)
+            .await?;
+        if committed.is_some() {
+            return Err(StoreError::Conflict { field: "draw", value: format!("task {id} is frozen by its draw") });
+        }
+        let initiating = task_references(&mut w.tx, d).await?;
+        let ratios = match d.count {
+            Some(_) => None,
+            None => Some(d.ratios.clone().unwrap_or_else(|| drafts::DEFAULT_RATIOS.to_owned())),
+        };
+        sqlx::query(
+            "UPDATE sampling_tasks SET plan_id = $1, name = $2, targeted = $3, scope = $4, draw_count = $5, ratios = $6, per_target = $7, \
+             period_start = $8, period_end = $9, initiating_department_id = $10, inspecting_department_ids = $11, check_item_ids = $12, \
+             updated_at = $13 WHERE id = $14",
+        )
+        .bind(d.plan_id)
+        .bind(&d.name)
+        .bind(i64::from(d.targeted))
+        .bind(serde_json::to_string(&d.scope).unwrap_or_default())
+        .bind(d.count)
+        .bind(ratios)
+        .bind(d.per_target)
+        .bind(d.period_start.to_string())
+        .bind(d.period_end.to_string())
+        .bind(initiating)
+        .bind(serde_json::to_string(&d.inspecting_department_codes).unwrap_or_default())
+        .bind(serde_json::to_string(&d.check_item_codes).unwrap_or_default())
+        .bind(now())
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        let after = fetch_task(&mut w.tx, id).await?;
+        w.audit(actor, "sampling_tasks.update", "sampling_tasks", &id.to_string(), &before, &after).await?;
+        w.commit().await?;
+        Ok(after)
+    }
+
+    // ---- draws with a server-generated seed
+
+    /// Commits to a seed the server generates (32 random bytes): the commitment is public at
+    /// once, the seed stays sealed until [`Store::draw_reveal_sealed`].
+    pub async fn draw_commit_sealed(&self, actor: &Actor, task_id: i64) -> Result<DrawRecord> {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        let c = draw::commitment(&seed);
+        let mut w = WriteTx::begin(self).await?;
+        fetch_task(&mut w.tx, task_id).await?;
+        let t = now();
+        sqlx::query("INSERT INTO sampling_draws (task_id, commitment, committed_at) VALUES ($1, $2, $3)")
+            .bind(task_id)
+            .bind(&c)
+            .bind(&t)
+            .execute(&mut *w.tx)
+            .await
+            .map_err(|e| crate::on_unique(e, "draw", &format!("task {task_id}")))?;
+        sqlx::query("INSERT INTO sampling_sealed_seeds (task_id, seed_hex, created_at) VALUES ($1, $2, $3)")
+            .bind(task_id)
+            .bind(hex::encode(seed))
+            .bind(&t)
+            .execute(&mut *w.tx)
+            .await?;
+        let rec = fetch_draw(&mut w.tx, task_id).await?;
+        w.audit(actor, "draws.commit", "sampling_tasks", &task_id.to_string(), &(), &rec).await?;
+        w.commit().await?;
+        Ok(rec)
+    }
+
+    /// Reveals the sealed seed of [`Store::draw_commit_sealed`] and draws with it.
+    pub async fn draw_reveal_sealed(&self, actor: &Actor, task_id: i64) -> Result<DrawRecord> {
+        let seed: Option<String> = sqlx::query_scalar("SELECT seed_hex FROM sampling_sealed_seeds WHERE task_id = $1")
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let seed = seed.ok_or_else(|| {
+            invalid(
+                "seed",
+                "no-sealed-seed",
+                "this draw was committed with a seed the server does not hold; reveal it with the seed",
+            )
+        })?;
+        self.draw_reveal(actor, task_id, &seed).await
+    }
+}
+
+/// The calendar for deadlines: built-in years, replaced or extended by the loaded ones.
+async fn calendar_in(tx: &mut Tx) -> Result<WorkCalendar> {
+    let mut cal = WorkCalendar::builtin();
+    for source in sqlx::query_scalar::<_, String>("SELECT source FROM work_calendar_years ORDER BY year")
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        cal.load_year(&source).map_err(|e| StoreError::Db(sqlx::Error::Decode(e.to_string().into())))?;
+    }
+    Ok(cal)
+}
+
 // ---------------------------------------------------------------- helpers
+
+/// Checks the plan, departments and check items a task names; the initiating unit's id.
+async fn task_references(tx: &mut Tx, d: &TaskDraft) -> Result<i64> {
+    let mut errors = FieldErrors::new();
+    let plan: Option<i64> = sqlx::query_scalar("SELECT id FROM sampling_plans WHERE id = $1")
+        .bind(d.plan_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if plan.is_none() {
+        errors.push("plan_id", "unknown-plan", format!("no plan {}", d.plan_id));
+    }
+    let initiating: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
+        .bind(&d.initiating_department_code)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if initiating.is_none() {
+        errors.push(
+            "initiating_department_code",
+            "unknown-department",
+            format!("no department with code {:?}", d.initiating_department_code),
+        );
+    }
+    for code in &d.inspecting_department_codes {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() {
+            errors.push(
+                "inspecting_department_codes",
+                "unknown-department",
+                format!("no department with code {code:?}"),
+            );
+        }
+    }
+    for code in &d.check_item_codes {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM check_items WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if found.is_none() {
+            errors.push("check_item_codes", "unknown-check-item", format!("no check item {code:?}"));
+        }
+    }
+    match initiating {
+        Some(id) if errors.is_empty() => Ok(id),
+        _ => Err(StoreError::Invalid(errors)),
+    }
+}
 
 async fn fetch_check_item(tx: &mut Tx, id: i64) -> Result<CheckItem> {
     let row = sqlx::query("SELECT * FROM check_items WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
@@ -1775,7 +2060,7 @@ async fn apply_event(
     case: Case,
     input: &EventInput,
 ) -> Result<Result<(), Refused>> {
-    let cal = WorkCalendar::builtin();
+    let cal = calendar_in(tx).await?;
     let event = Event { kind: input.kind, at: input.at, outcome: input.outcome, lab: input.lab.clone() };
     let t = match workflow::apply(&case, &event, &cal) {
         Ok(t) => t,

@@ -378,7 +378,14 @@ pub async fn import_limits(
         None => Format::Csv,
     };
     let bytes = super::body::read_limited(req, &s, crate::MAX_BODY_BYTES).await?;
-    let rows = tabular::read(format, &bytes, drafts::LIMIT_COLUMNS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let limits = limits_from_file(format, &bytes)?;
+    let n = s.store.upsert_limits(&caller.actor(), &limits).await?;
+    Ok(Json(serde_json::json!({ "imported": n })))
+}
+
+/// The limit rows of a CSV or XLSX file, or every bad row at once (API and console share it).
+pub fn limits_from_file(format: Format, bytes: &[u8]) -> Result<Vec<Limit>, ApiError> {
+    let rows = tabular::read(format, bytes, drafts::LIMIT_COLUMNS).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let mut limits = vec![];
     let mut bad = vec![];
     for r in &rows {
@@ -392,11 +399,7 @@ pub async fn import_limits(
             })),
         }
     }
-    if !bad.is_empty() {
-        return Err(ApiError::InvalidRows(bad));
-    }
-    let n = s.store.upsert_limits(&caller.actor(), &limits).await?;
-    Ok(Json(serde_json::json!({ "imported": n })))
+    if bad.is_empty() { Ok(limits) } else { Err(ApiError::InvalidRows(bad)) }
 }
 
 // ---------------------------------------------------------------- samples

@@ -13,7 +13,10 @@ mod epcis;
 mod home;
 pub mod links;
 mod portal;
+mod portal_sampling;
 mod registers;
+mod sampling;
+mod sampling_samples;
 mod session;
 mod widgets;
 
@@ -42,6 +45,9 @@ pub fn router() -> Router<AppState> {
         .merge(accounts::router())
         .merge(registers::router())
         .merge(epcis::router())
+        .merge(sampling::router())
+        .merge(sampling_samples::router())
+        .merge(portal_sampling::router())
 }
 
 /// The 404 page (also the fallback of the whole application outside `/api`).
@@ -89,6 +95,11 @@ impl Chrome {
             NavItem { label: t.get("nav-portal"), href: "/".into(), active: path == "/" },
             NavItem { label: t.get("nav-registry"), href: "/registry".into(), active: path.starts_with("/registry") },
             NavItem {
+                label: t.get("nav-public-sampling"),
+                href: "/sampling".into(),
+                active: path.starts_with("/sampling"),
+            },
+            NavItem {
                 label: t.get("nav-api-docs"),
                 href: "/api/v1/docs".into(),
                 active: path.starts_with("/api/v1/docs"),
@@ -111,6 +122,8 @@ impl Chrome {
                 nav.push(item(&format!("nav-{}", kind.slug()), &format!("/console/{}", kind.slug())));
             }
         }
+        // Sampling: staff see the whole section, an enterprise its own samples and orders.
+        nav.push(item("nav-sampling", "/console/sampling"));
         nav.push(item("nav-events", "/console/events"));
         if user.role.can_read_audit() {
             nav.push(item("nav-audit", "/console/audit"));
