@@ -21,8 +21,11 @@ use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
 
-/// Bound values per multi-row statement (SQLite allows 32766, PostgreSQL 65535).
-const MAX_BINDS: usize = 16_000;
+/// Bound values per multi-row statement. SQLite allows 32766, but sqlx binds each argument by
+/// asking SQLite for the parameter's name, which SQLite finds by a linear scan: binding costs
+/// O(n²) in the statement's parameter count (measured: 2,000 events/s at 16,000 parameters).
+/// About a thousand keeps that negligible while still saving most per-statement overhead.
+const MAX_BINDS: usize = 1_000;
 
 /// Who captures: the account and, for enterprise accounts, its market entity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
