@@ -347,3 +347,127 @@ async fn sampling_walk_sqlite() {
 async fn sampling_walk_postgres() {
     walk(Engine::Postgres).await;
 }
+
+/// What the console adds to the store: calendar years loaded by an admin, draws with a seed the
+/// server keeps sealed until the reveal, and tasks frozen once their draw is committed.
+async fn console_backend(engine: Engine) {
+    use qgov_store::sampling::drafts::{PlanDraft, TaskDraft};
+    let url = testing::fresh_database(engine).await;
+    let store = Store::connect(&url).await.unwrap();
+    let admin = Actor::user("admin");
+
+    // Calendar: a bad file names its line and stores nothing; a good one extends the calendar.
+    assert!(!store.work_calendar().await.unwrap().has_year(2031));
+    let e = store.load_calendar_year(&admin, "year 2031\noff 2031-02-30").await.unwrap_err();
+    assert!(e.to_string().contains("line 2") || format!("{e:?}").contains("line 2"), "{e:?}");
+    assert_eq!(store.load_calendar_year(&admin, "year 2031\noff 2031-01-01\nwork 2031-01-04").await.unwrap(), 2031);
+    let cal = store.work_calendar().await.unwrap();
+    assert!(cal.has_year(2031) && cal.has_year(2025), "loaded years join the built-in ones");
+    assert!(!cal.is_working_day(time::macros::date!(2031 - 01 - 01)));
+    assert!(cal.is_working_day(time::macros::date!(2031 - 01 - 04)), "a Saturday made a working day");
+    let years = store.calendar_years().await.unwrap();
+    assert_eq!(years.iter().find(|y| y.year == 2031).map(|y| y.source.as_str()), Some("loaded"));
+    assert_eq!(years.iter().find(|y| y.year == 2026).map(|y| y.source.as_str()), Some("builtin"));
+
+    // A plan and a task, both editable until the draw is committed.
+    let f = |pairs: &[(&str, &str)]| {
+        let m: std::collections::HashMap<String, String> =
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k: &str| m.get(k).cloned()
+    };
+    let plan = store
+        .create_plan(
+            &admin,
+            &PlanDraft::parse(&f(&[("year", "2026"), ("name", "计划"), ("department_code", "amr")])).unwrap(),
+        )
+        .await
+        .unwrap();
+    let plan = store
+        .update_plan(
+            &admin,
+            plan.id,
+            &PlanDraft::parse(&f(&[("year", "2026"), ("name", "2026年度计划"), ("department_code", "amr")])).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.name, "2026年度计划");
+    store
+        .create_check_item(
+            &admin,
+            &qgov_store::sampling::drafts::CheckItemDraft::parse(&f(&[
+                ("code", "C1"),
+                ("name", "n"),
+                ("legal_basis", "b"),
+                ("authority", "a"),
+                ("object_type", "o"),
+                ("method", "written"),
+            ]))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let plan_id = plan.id.to_string();
+    let task_fields = [
+        ("plan_id", plan_id.as_str()),
+        ("name", "任务"),
+        ("count", "1"),
+        ("period_start", "2026-01-01"),
+        ("period_end", "2026-06-30"),
+        ("initiating_department_code", "amr"),
+        ("check_item_codes", "C1"),
+    ];
+    let task = store.create_task(&admin, &TaskDraft::parse(&f(&task_fields)).unwrap()).await.unwrap();
+    let mut changed = task_fields.to_vec();
+    changed[1] = ("name", "改名的任务");
+    let task = store.update_task(&admin, task.id, &TaskDraft::parse(&f(&changed)).unwrap()).await.unwrap();
+    assert_eq!(task.name, "改名的任务");
+
+    // The sealed draw: only the commitment is public, then the seed that hashes to it.
+    let committed = store.draw_commit_sealed(&admin, task.id).await.unwrap();
+    assert!(committed.seed_hex.is_none() && committed.commitment.len() == 64);
+    assert!(store.draw_of(task.id).await.unwrap().seed_hex.is_none(), "the seed stays sealed");
+    assert!(
+        matches!(
+            store.update_task(&admin, task.id, &TaskDraft::parse(&f(&task_fields)).unwrap()).await,
+            Err(qgov_store::StoreError::Conflict { .. })
+        ),
+        "a committed task is frozen"
+    );
+    assert!(matches!(store.draw_commit_sealed(&admin, task.id).await, Err(qgov_store::StoreError::Conflict { .. })));
+    let uscc = code("MA05K1T9");
+    store
+        .create::<qgov_store::MarketEntity>(
+            &admin,
+            &qgov_domain::registers::MarketEntityDraft::parse(&f(&[
+                ("uscc", uscc.as_str()),
+                ("name", "天津某公司"),
+                ("industry", "food_production"),
+            ]))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    for (name, cert) in [("张三", "S1"), ("李四", "S2")] {
+        let d = qgov_domain::registers::InspectorDraft::parse(&f(&[
+            ("name", name),
+            ("department_code", "amr"),
+            ("certificate_no", cert),
+        ]));
+        store.create::<qgov_store::Inspector>(&admin, &d.unwrap()).await.unwrap();
+    }
+    let revealed = store.draw_reveal_sealed(&admin, task.id).await.unwrap();
+    let seed = hex::decode(revealed.seed_hex.unwrap()).unwrap();
+    assert_eq!(draw::commitment(&seed), committed.commitment);
+    assert_eq!(revealed.assignments.unwrap().len(), 1);
+    assert!(store.audit_verify().await.unwrap().is_ok());
+}
+
+#[tokio::test]
+async fn console_backend_sqlite() {
+    console_backend(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn console_backend_postgres() {
+    console_backend(Engine::Postgres).await;
+}
