@@ -196,7 +196,14 @@ async fn trace_events_can_be_captured_browsed_and_read_in_the_console() {
     assert_eq!(list.status(), StatusCode::OK);
     let html = list.text().await.unwrap();
     assert!(html.contains(">receiving<") && !html.contains(">shipping<"), "filtered list: {html}");
-    let href = html.split("<td class=\"mono\"><a href=\"/console/events/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let href = html
+        .split("<td class=\"mono\"><a href=\"/console/events/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
     let detail = http.get(format!("{base}/console/events/{href}")).header("cookie", &sid).send().await.unwrap();
     assert_eq!(detail.status(), StatusCode::OK);
     let detail = detail.text().await.unwrap();
