@@ -20,6 +20,7 @@ pub mod epcis;
 mod registers;
 pub mod sampling;
 pub mod testing;
+pub mod trace;
 
 pub use accounts::{ApiToken, NewUser, SessionInfo, User};
 pub use registers::{

@@ -11,6 +11,7 @@ pub mod epcis;
 pub mod i18n;
 pub mod problem;
 pub mod tabular;
+pub mod trace;
 
 use auth::LoginThrottle;
 use axum::Router;
@@ -42,11 +43,17 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<Config>,
     pub throttle: Arc<LoginThrottle>,
+    /// The trace index, rebuilt from the database at start and caught up per request.
+    pub trace: Arc<trace::TraceState>,
 }
 
 /// The whole application as an axum router.
 pub fn router(store: Store, config: Config) -> Router {
-    let state = AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::default()) };
+    router_with_trace(store, config, Arc::default())
+}
+
+fn router_with_trace(store: Store, config: Config, trace: Arc<trace::TraceState>) -> Router {
+    let state = AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::default()), trace };
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(healthz))
@@ -93,7 +100,11 @@ pub struct Application {
 impl Application {
     pub async fn bind(addr: &str, store: Store, config: Config) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        Ok(Self { listener, router: router(store, config) })
+        // Build the trace index before serving, so the first trace is as fast as the rest
+        // (the build time is logged); requests catch it up with later captures.
+        let trace = Arc::<trace::TraceState>::default();
+        trace.refresh(&store).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Self { listener, router: router_with_trace(store, config, trace) })
     }
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")

@@ -498,6 +498,23 @@ async fn enterprise_isolation(engine: Engine) {
         ),
         ("GET", "/api/v1/sampling/overdue", "/api/v1/sampling/overdue".into(), None),
         ("GET", "/api/v1/sampling/figures", "/api/v1/sampling/figures".into(), None),
+        // Traces of objects outside the caller's part of the chain (tests/trace_api.rs checks
+        // the visible part and shared scopes); sharing is for regulators.
+        ("GET", "/api/v1/trace", "/api/v1/trace?id=urn:epc:id:sgtin:6901234.067890.1".into(), None),
+        ("GET", "/api/v1/trace/scope", "/api/v1/trace/scope?id=urn:epc:id:sgtin:6901234.067890.1".into(), None),
+        ("GET", "/api/v1/trace/export", "/api/v1/trace/export?id=urn:epc:id:sgtin:6901234.067890.1".into(), None),
+        (
+            "GET",
+            "/api/v1/trace/scope/export",
+            "/api/v1/trace/scope/export?id=urn:epc:id:sgtin:6901234.067890.1".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/api/v1/trace/scope/shares",
+            "/api/v1/trace/scope/shares".into(),
+            Some(json!({"id": "urn:epc:id:sgtin:6901234.067890.1", "enterprise": code("MA05K1T1")})),
+        ),
     ];
     for (method, _, path, body) in &checks {
         let (s, _, v) = app.send(method, path, Some(&me), body.clone()).await;

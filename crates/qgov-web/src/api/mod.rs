@@ -5,6 +5,7 @@ pub mod accounts;
 mod body;
 pub mod registers;
 pub mod sampling;
+pub mod trace;
 
 use crate::AppState;
 use axum::Router;
@@ -32,6 +33,7 @@ pub use body::fields_from_json;
         (name = "registers", description = "Market entities, products, locations, departments, inspectors"),
         (name = "accounts", description = "The calling account and its API tokens; user administration"),
         (name = "audit", description = "The tamper-evident audit trail"),
+        (name = "trace", description = "Traceability over EPCIS events: backward and forward traces, recall scope, FSMA 204-style export, sharing a scope with an enterprise"),
         (name = "sampling", description = "Supervision sampling: check-item list, plans, tasks, verifiable double-random draws, samples, statutory workflow, rectification, publication")
     )
 )]
@@ -100,6 +102,11 @@ fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sampling::figures))
         .routes(routes!(sampling::rules))
         .routes(routes!(sampling::public_results))
+        .routes(routes!(trace::trace))
+        .routes(routes!(trace::scope))
+        .routes(routes!(trace::export))
+        .routes(routes!(trace::export_scope))
+        .routes(routes!(trace::share))
 }
 
 static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> =

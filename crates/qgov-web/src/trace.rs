@@ -1,0 +1,659 @@
+//! Traceability in the application (issue 4): the in-memory [`TraceIndex`] kept beside the
+//! database, who may see which part of a chain, and the shapes the API, the console and the
+//! FSMA 204-style export share.
+//!
+//! The database is the source of truth. The index is built from it at start-up
+//! ([`TraceState::refresh`] on an empty index streams every stored event in capture order)
+//! and caught up before every trace request by appending the events with a higher key than
+//! the last one indexed. So events stored by any path — the REST capture, a single-event
+//! POST, the console upload, or `qgov import epcis` in another process — are traced by the
+//! next request without any capture path having to know about the index. Capture commits
+//! in key order (the audit head serialises writers), so "key greater than the last indexed"
+//! never skips an event.
+
+use crate::problem::ApiError;
+use qgov_domain::Role;
+use qgov_epcis::Epc;
+use qgov_epcis::model::Event;
+use qgov_store::Store;
+use qgov_store::epcis::gln_of;
+use qgov_store::trace::RegisteredPlace;
+use qgov_trace::{Direction, EventFilter, EventView, NodeKind, RecallScope, Trace, TraceIndex};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Instant;
+
+/// Events read per database round trip while indexing.
+const PAGE: i64 = 5_000;
+
+struct Indexed {
+    index: TraceIndex,
+    last_pk: i64,
+}
+
+/// The trace index of a running server and how far it has read the event table.
+pub struct TraceState {
+    inner: RwLock<Indexed>,
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl Default for TraceState {
+    fn default() -> Self {
+        Self { inner: RwLock::new(Indexed { index: TraceIndex::new(), last_pk: 0 }), refreshing: Default::default() }
+    }
+}
+
+/// Read access to the index, current as of the last refresh.
+pub struct IndexGuard<'a>(RwLockReadGuard<'a, Indexed>);
+
+impl std::ops::Deref for IndexGuard<'_> {
+    type Target = TraceIndex;
+    fn deref(&self) -> &TraceIndex {
+        &self.0.index
+    }
+}
+
+fn parse_stored(ev: &qgov_store::epcis::StoredEvent) -> Option<Event> {
+    match ev.to_event() {
+        Ok((e, _)) => Some(e),
+        Err(problems) => {
+            // Stored bodies were validated on capture; one that no longer parses is a bug,
+            // logged and left out rather than stopping every trace.
+            tracing::error!(event_id = %ev.event_id, ?problems, "stored event does not parse; not indexed");
+            None
+        }
+    }
+}
+
+impl TraceState {
+    /// Brings the index up to date with the database; returns how many events it added.
+    /// An empty index is built in bulk on a blocking thread while pages stream in.
+    pub async fn refresh(&self, store: &Store) -> Result<usize, ApiError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let (empty, mut after) = {
+            let r = self.inner.read().expect("trace index lock");
+            (r.index.is_empty(), r.last_pk)
+        };
+        if empty {
+            let started = Instant::now();
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(8_192);
+            let builder =
+                tokio::task::spawn_blocking(move || TraceIndex::from_events(std::iter::from_fn(|| rx.blocking_recv())));
+            let mut added = 0usize;
+            loop {
+                let page = store.epcis_events_after(after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.pk;
+                for ev in page.iter().filter_map(parse_stored) {
+                    added += 1;
+                    if tx.send(ev).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            drop(tx);
+            let index = builder
+                .await
+                .map_err(|e| ApiError::Internal(format!("trace index build: {e}")))?
+                .map_err(|e| ApiError::Internal(format!("trace index build: {e}")))?;
+            if added > 0 {
+                tracing::info!(
+                    events = added,
+                    identifiers = index.identifier_count(),
+                    heap_mib = index.heap_bytes() / (1 << 20),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "trace index built from the database"
+                );
+            }
+            *self.inner.write().expect("trace index lock") = Indexed { index, last_pk: after };
+            return Ok(added);
+        }
+        let mut added = 0;
+        loop {
+            let page = store.epcis_events_after(after, PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.pk;
+            let events: Vec<Event> = page.iter().filter_map(parse_stored).collect();
+            let mut w = self.inner.write().expect("trace index lock");
+            for ev in &events {
+                w.index.append(ev).map_err(|e| ApiError::Internal(format!("trace index: {e}")))?;
+            }
+            w.last_pk = after;
+            added += events.len();
+        }
+        Ok(added)
+    }
+
+    /// The index after catching up with the database.
+    pub async fn current(&self, store: &Store) -> Result<IndexGuard<'_>, ApiError> {
+        self.refresh(store).await?;
+        Ok(IndexGuard(self.inner.read().expect("trace index lock")))
+    }
+}
+
+/// What part of the chain a caller may see.
+pub enum Visibility {
+    /// Staff, or an enterprise reading a recall scope a regulator shared with it.
+    All,
+    /// An enterprise: the events it captured or that name one of its registered locations
+    /// or parties by GLN — the repository's own scoping rule (`EventScope::Entity`).
+    Entity { captured: HashSet<String>, glns: HashSet<String> },
+}
+
+impl Visibility {
+    /// The caller's visibility; `root` is checked against shared recall scopes.
+    pub async fn of(
+        store: &Store,
+        role: Role,
+        entity_id: Option<i64>,
+        shared_root: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        if role != Role::Enterprise {
+            return Ok(Visibility::All);
+        }
+        let entity = entity_id.unwrap_or(-1);
+        if let Some(root) = shared_root
+            && store.trace_shared(root, entity).await?
+        {
+            return Ok(Visibility::All);
+        }
+        Ok(Visibility::Entity {
+            captured: store.epcis_event_ids_captured_by(entity).await?.into_iter().collect(),
+            glns: store.entity_glns(entity).await?.into_iter().collect(),
+        })
+    }
+
+    fn names_own_place<'a>(&self, mut places: impl Iterator<Item = &'a str>) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Entity { glns, .. } => places.any(|p| gln_of(p).is_some_and(|g| glns.contains(&g))),
+        }
+    }
+
+    /// Whether a stored event is visible.
+    pub fn allows_event(&self, ev: &Event) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Entity { captured, .. } => {
+                ev.event_id.as_ref().is_some_and(|id| captured.contains(id))
+                    || self.names_own_place(
+                        ev.read_point
+                            .iter()
+                            .chain(&ev.biz_location)
+                            .map(|l| l.id.as_str())
+                            .chain(ev.source_list.iter().chain(&ev.destination_list).map(|s| s.id.as_str())),
+                    )
+            }
+        }
+    }
+}
+
+impl EventFilter for Visibility {
+    fn allows(&self, event: &EventView<'_>) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Entity { captured, .. } => {
+                event.event_id().is_some_and(|id| captured.contains(&id))
+                    || self.names_own_place(event.places().iter().map(String::as_str))
+            }
+        }
+    }
+}
+
+/// An identifier in the canonical URN form the API speaks (Digital Links inside the index).
+pub fn urn(canonical: &str) -> String {
+    Epc::parse(canonical).map(|e| e.render_preferring_urn()).unwrap_or_else(|_| canonical.to_owned())
+}
+
+/// Parses the `id` of a request: an EPC URN, class/lot URN or GS1 Digital Link.
+pub fn parse_id(id: Option<&str>) -> Result<String, ApiError> {
+    let raw = id.map(str::trim).filter(|s| !s.is_empty());
+    let bad = |message: &str| {
+        ApiError::Invalid(qgov_domain::FieldErrors(vec![qgov_domain::FieldError {
+            field: "id".into(),
+            code: "invalid",
+            message: message.into(),
+        }]))
+    };
+    let raw = raw.ok_or_else(|| bad("give the EPC URN, class/lot URN or GS1 Digital Link to trace"))?;
+    match Epc::parse(raw) {
+        Ok(e) if e.is_gs1_key() || raw.starts_with("urn:epc:") => Ok(e.as_str().to_owned()),
+        _ => Err(bad("not an EPC URN, class/lot URN or GS1 Digital Link")),
+    }
+}
+
+/// Parses `direction` (default backward, the question a failed sample asks first).
+pub fn parse_direction(s: Option<&str>) -> Result<Direction, ApiError> {
+    match s.unwrap_or("backward") {
+        "backward" => Ok(Direction::Backward),
+        "forward" => Ok(Direction::Forward),
+        _ => Err(ApiError::Invalid(qgov_domain::FieldErrors(vec![qgov_domain::FieldError {
+            field: "direction".into(),
+            code: "invalid",
+            message: "backward or forward".into(),
+        }]))),
+    }
+}
+
+fn query_error(e: qgov_trace::QueryError) -> ApiError {
+    match e {
+        qgov_trace::QueryError::NotFound(_) => ApiError::NotFound,
+        qgov_trace::QueryError::BadId(_) => parse_id(None).unwrap_err(),
+    }
+}
+
+/// Register facts a trace is labelled with.
+pub struct Registers {
+    pub places: HashMap<String, RegisteredPlace>,
+    pub products: HashMap<String, String>,
+}
+
+impl Registers {
+    pub async fn load(store: &Store) -> Result<Self, ApiError> {
+        Ok(Self { places: store.places_by_gln().await?, products: store.product_names_by_gtin().await? })
+    }
+    fn place(&self, canonical: &str) -> Option<&RegisteredPlace> {
+        gln_of(canonical).and_then(|g| self.places.get(&g))
+    }
+    /// The registered name of a place, or of the entity owning a party's GLN.
+    pub fn name(&self, canonical: &str) -> Option<String> {
+        let p = self.place(canonical)?;
+        if canonical.contains("/417/") {
+            p.owner_name.clone().or_else(|| Some(p.name.clone()))
+        } else {
+            Some(p.name.clone())
+        }
+    }
+    /// The product name of a GTIN-keyed identifier.
+    pub fn product(&self, canonical: &str) -> Option<(String, Option<String>)> {
+        let gtin = canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)?.to_owned();
+        let name = self.products.get(&gtin).cloned();
+        Some((gtin, name))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeOut {
+    pub id: String,
+    /// instance | class | container | transformation
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gtin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    /// Hops from the root (0 for the root).
+    pub depth: u32,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeOut {
+    pub from: String,
+    pub to: String,
+    pub relation: String,
+    pub event_id: Option<String>,
+    pub event_type: String,
+    pub biz_step: Option<String>,
+    pub event_time: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocationOut {
+    pub id: String,
+    /// The registered name (location, or the entity owning a party GLN), when known.
+    pub name: Option<String>,
+    /// read_point | biz_location | source | destination
+    pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+/// A backward or forward trace as the API returns it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceOut {
+    pub root: String,
+    /// backward | forward
+    pub direction: String,
+    pub nodes: Vec<NodeOut>,
+    pub edges: Vec<EdgeOut>,
+    pub locations: Vec<LocationOut>,
+}
+
+fn kind_name(k: NodeKind) -> String {
+    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn label<T: Serialize>(v: T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Hops from the root over the (undirected) edges, for the drawing's columns.
+fn depths(t: &Trace) -> HashMap<String, u32> {
+    let mut adj: HashMap<&str, Vec<&str>> = HashMap::new();
+    for e in &t.edges {
+        adj.entry(&e.from).or_default().push(&e.to);
+        adj.entry(&e.to).or_default().push(&e.from);
+    }
+    let mut out = HashMap::from([(t.root.clone(), 0)]);
+    let mut frontier = vec![t.root.as_str()];
+    let mut d = 0;
+    while !frontier.is_empty() {
+        d += 1;
+        let mut next = Vec::new();
+        for n in frontier {
+            for &m in adj.get(n).into_iter().flatten() {
+                if !out.contains_key(m) {
+                    out.insert(m.to_owned(), d);
+                    next.push(m);
+                }
+            }
+        }
+        frontier = next;
+    }
+    out
+}
+
+/// Runs a trace for a caller.
+pub fn run_trace(ix: &TraceIndex, id: &str, direction: Direction, vis: &Visibility) -> Result<Trace, ApiError> {
+    let t = ix.trace(id, direction, vis).map_err(query_error)?;
+    // An enterprise must not learn that an identifier exists outside its part of the chain.
+    if t.edges.is_empty() && t.locations.is_empty() && !matches!(vis, Visibility::All) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(t)
+}
+
+/// Shapes a trace for the API: URN ids, register names, hop depths.
+pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
+    let depth = depths(t);
+    TraceOut {
+        root: urn(&t.root),
+        direction: label(t.direction),
+        nodes: t
+            .nodes
+            .iter()
+            .map(|n| {
+                let product = reg.product(&n.id);
+                NodeOut {
+                    id: urn(&n.id),
+                    kind: kind_name(n.kind),
+                    lot: n.lot.as_deref().map(urn),
+                    gtin: product.as_ref().map(|p| p.0.clone()),
+                    product: product.and_then(|p| p.1),
+                    depth: depth.get(&n.id).copied().unwrap_or(u32::MAX),
+                }
+            })
+            .collect(),
+        edges: t
+            .edges
+            .iter()
+            .map(|e| EdgeOut {
+                from: urn(&e.from),
+                to: urn(&e.to),
+                relation: label(e.relation),
+                event_id: e.event_id.clone(),
+                event_type: e.event_type.to_owned(),
+                biz_step: e.biz_step.clone(),
+                event_time: e.event_time.clone(),
+            })
+            .collect(),
+        locations: t
+            .locations
+            .iter()
+            .map(|l| LocationOut { id: urn(&l.id), name: reg.name(&l.id), role: label(l.role), kind: l.kind.clone() })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeItemOut {
+    pub id: String,
+    pub kind: String,
+    pub lot: Option<String>,
+    pub gtin: Option<String>,
+    pub product: Option<String>,
+    pub last_seen: Option<String>,
+    pub last_location: Option<String>,
+    pub last_location_name: Option<String>,
+    pub street: Option<String>,
+    pub grid: Option<String>,
+    pub owner: Option<String>,
+    pub owner_name: Option<String>,
+    pub disposition: Option<String>,
+    pub quantity: Option<f64>,
+    pub uom: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartyOut {
+    pub id: String,
+    pub name: Option<String>,
+    /// Unified social credit code of the registered owner, when known.
+    pub uscc: Option<String>,
+    pub kinds: Vec<String>,
+    pub items_owned: usize,
+}
+
+/// A recall scope as the API returns it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeOut {
+    pub root: String,
+    pub items: Vec<ScopeItemOut>,
+    pub containers: Vec<String>,
+    pub parties: Vec<PartyOut>,
+}
+
+/// Runs a recall scope for a caller.
+pub fn run_scope(ix: &TraceIndex, id: &str, vis: &Visibility) -> Result<RecallScope, ApiError> {
+    let s = ix.recall_scope_filtered(id, vis).map_err(query_error)?;
+    if s.items.len() <= 1 && s.containers.is_empty() && s.parties.is_empty() && !matches!(vis, Visibility::All) {
+        return Err(ApiError::NotFound);
+    }
+    Ok(s)
+}
+
+/// Shapes a recall scope for the API.
+pub fn scope_out(s: &RecallScope, reg: &Registers) -> ScopeOut {
+    ScopeOut {
+        root: urn(&s.root),
+        items: s
+            .items
+            .iter()
+            .map(|i| {
+                let product = reg.product(&i.id);
+                let place = i.last_location.as_deref().and_then(|l| reg.place(l));
+                ScopeItemOut {
+                    id: urn(&i.id),
+                    kind: kind_name(i.kind),
+                    lot: i.lot.as_deref().map(urn),
+                    gtin: product.as_ref().map(|p| p.0.clone()),
+                    product: product.and_then(|p| p.1),
+                    last_seen: i.last_seen.clone(),
+                    last_location: i.last_location.as_deref().map(urn),
+                    last_location_name: place.map(|p| p.name.clone()),
+                    street: place.and_then(|p| p.street.clone()),
+                    grid: place.and_then(|p| p.grid.clone()),
+                    owner: i.owner.as_deref().map(urn),
+                    owner_name: i.owner.as_deref().and_then(|o| reg.name(o)),
+                    disposition: i.disposition.clone(),
+                    quantity: i.quantity,
+                    uom: i.uom.clone(),
+                }
+            })
+            .collect(),
+        containers: s.containers.iter().map(|c| urn(c)).collect(),
+        parties: s
+            .parties
+            .iter()
+            .map(|p| PartyOut {
+                id: urn(&p.id),
+                name: reg.name(&p.id),
+                uscc: reg.place(&p.id).and_then(|r| r.owner_uscc.clone()),
+                kinds: p.kinds.clone(),
+                items_owned: p.items_owned,
+            })
+            .collect(),
+    }
+}
+
+/// Canonical identifiers whose events make up the records of a trace or scope.
+pub fn trace_ids(t: &Trace) -> Vec<String> {
+    t.nodes.iter().map(|n| n.id.clone()).collect()
+}
+
+/// Canonical identifiers of a recall scope (items and the containers that carried them).
+pub fn scope_ids(s: &RecallScope) -> Vec<String> {
+    s.items.iter().map(|i| i.id.clone()).chain(s.containers.iter().cloned()).collect()
+}
+
+/// Column headings of the FSMA 204-style sortable spreadsheet (21 CFR 1.1455(c): the key
+/// data elements of each critical tracking event), Chinese by default.
+pub fn export_header(english: bool) -> Vec<String> {
+    let zh = [
+        "事件时间",
+        "关键追踪事件",
+        "事件类型",
+        "业务步骤",
+        "动作",
+        "追溯批次码",
+        "商品条码(GTIN)",
+        "商品名称",
+        "标识",
+        "数量",
+        "单位",
+        "地点(GLN)",
+        "地点名称",
+        "来源",
+        "去向",
+        "单据",
+        "状态",
+        "事件ID",
+    ];
+    let en = [
+        "Event time",
+        "Critical tracking event",
+        "Event type",
+        "Business step",
+        "Action",
+        "Traceability lot code",
+        "Product GTIN",
+        "Product description",
+        "Identifier",
+        "Quantity",
+        "Unit of measure",
+        "Location GLN",
+        "Location name",
+        "Source",
+        "Destination",
+        "Reference document",
+        "Disposition",
+        "Event ID",
+    ];
+    if english { en } else { zh }.iter().map(|s| s.to_string()).collect()
+}
+
+fn short_vocab(v: &str) -> String {
+    v.rsplit(['/', ':']).next().unwrap_or(v).to_owned()
+}
+
+/// FSMA 204 names of the critical tracking events, from the CBV bizStep.
+fn cte(ev: &Event) -> &'static str {
+    let step = ev.biz_step.as_deref().map(short_vocab).unwrap_or_default();
+    match (ev.event_type.as_str(), step.as_str()) {
+        ("TransformationEvent", _) => "transformation",
+        (_, "commissioning" | "creating_class_instance") => "initial_packing",
+        (_, "harvesting") => "harvesting",
+        (_, "shipping" | "departing") => "shipping",
+        (_, "receiving" | "arriving" | "accepting") => "receiving",
+        (_, "packing") | (_, "unpacking") => "packing",
+        (_, "retail_selling") => "sale",
+        _ => "other",
+    }
+}
+
+/// One spreadsheet row per object line of each visible event that names a traced object:
+/// each row is one traceability lot (or serialised item) at one critical tracking event.
+pub fn export_rows(events: &[Event], ids: &HashSet<String>, reg: &Registers, vis: &Visibility) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let time_fmt = time::format_description::well_known::Rfc3339;
+    for ev in events.iter().filter(|e| vis.allows_event(e)) {
+        let place = ev.biz_location.as_ref().or(ev.read_point.as_ref()).map(|l| l.id.as_str());
+        let join = |list: &[qgov_epcis::model::SourceDest]| {
+            list.iter()
+                .map(|s| reg.name(s.id.as_str()).unwrap_or_else(|| urn(s.id.as_str())))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let docs = ev.biz_transaction_list.iter().map(|b| urn(b.id.as_str())).collect::<Vec<_>>().join("; ");
+        let mut lines: Vec<(&str, Option<f64>, Option<&str>)> = Vec::new();
+        for e in ev
+            .parent_id
+            .iter()
+            .chain(&ev.epc_list)
+            .chain(&ev.child_epcs)
+            .chain(&ev.input_epc_list)
+            .chain(&ev.output_epc_list)
+        {
+            lines.push((e.as_str(), Some(1.0), None));
+        }
+        for q in ev
+            .quantity_list
+            .iter()
+            .chain(&ev.child_quantity_list)
+            .chain(&ev.input_quantity_list)
+            .chain(&ev.output_quantity_list)
+        {
+            lines.push((q.epc_class.as_str(), q.quantity, q.uom.as_deref()));
+        }
+        if !lines.iter().any(|(id, _, _)| ids.contains(*id)) {
+            continue;
+        }
+        let when = ev.event_time.0.format(&time_fmt).unwrap_or_default();
+        for (id, qty, uom) in lines {
+            let product = reg.product(id);
+            let lot = if id.contains("/21/") {
+                id.split("/21/").next().filter(|h| h.contains("/10/"))
+            } else if id.contains("/10/") {
+                Some(id)
+            } else {
+                None
+            };
+            rows.push(vec![
+                when.clone(),
+                cte(ev).to_owned(),
+                ev.event_type.as_str().to_owned(),
+                ev.biz_step.as_deref().map(short_vocab).unwrap_or_default(),
+                ev.action.map(|a| format!("{a:?}").to_uppercase()).unwrap_or_default(),
+                lot.map(urn).unwrap_or_default(),
+                product.as_ref().map(|p| p.0.clone()).unwrap_or_default(),
+                product.and_then(|p| p.1).unwrap_or_default(),
+                urn(id),
+                qty.map(|q| q.to_string()).unwrap_or_default(),
+                uom.unwrap_or(if qty.is_some() { "EA" } else { "" }).to_owned(),
+                place.and_then(gln_of).unwrap_or_default(),
+                place.and_then(|p| reg.name(p)).unwrap_or_default(),
+                join(&ev.source_list),
+                join(&ev.destination_list),
+                docs.clone(),
+                ev.disposition.as_deref().map(short_vocab).unwrap_or_default(),
+                ev.event_id.clone().unwrap_or_default(),
+            ]);
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// The shared state handle.
+pub type SharedTrace = Arc<TraceState>;
