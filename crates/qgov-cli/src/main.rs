@@ -9,6 +9,7 @@ mod demo;
 mod epcis_cmds;
 mod import;
 mod sampling_cmds;
+mod trace_cmds;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -98,6 +99,9 @@ enum BenchCmd {
     /// EPCIS capture throughput and query latency on the embedded SQLite, with a naive
     /// row-per-event baseline.
     Capture(epcis_cmds::BenchCaptureArgs),
+    /// Trace index: a generated food chain captured into the database, the index rebuilt from
+    /// it, trace and recall-scope latencies against a recursive SQL query on the same data.
+    Trace(trace_cmds::BenchTraceArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +261,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Import(args) => return import::run(args).await,
         Command::Bench { cmd: BenchCmd::Capture(args) } => return epcis_cmds::bench_capture(args).await,
+        Command::Bench { cmd: BenchCmd::Trace(args) } => return trace_cmds::bench_trace(args).await,
         Command::Sampling(_) => unreachable!("handled before the runtime starts"),
     }
     Ok(ExitCode::SUCCESS)

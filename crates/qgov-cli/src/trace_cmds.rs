@@ -1,0 +1,195 @@
+//! `qgov bench trace`: a generated multi-tier chain loaded through the real capture path,
+//! the server's trace index rebuilt from the database, and trace / recall-scope latencies set
+//! against the straightforward recursive SQL query on the same data.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use qgov_epcis::model::{Document, DocumentKind};
+use qgov_store::epcis::{Capturer, ErrorBehaviour};
+use qgov_store::{Actor, Store};
+use qgov_trace::generator::{ChainConfig, ChainGenerator};
+use qgov_trace::{AllEvents, Direction};
+use qgov_web::trace::{Registers, TraceState, trace_out};
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// `qgov bench trace` settings.
+#[derive(clap::Args, Debug)]
+pub struct BenchTraceArgs {
+    /// Events to generate and capture.
+    #[arg(long, default_value_t = 100_000)]
+    events: usize,
+    /// Events per capture document (one transaction each).
+    #[arg(long, default_value_t = 1000)]
+    doc_size: usize,
+    /// Database to fill (default: a fresh embedded SQLite file under ./qgov-bench-trace/).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Roots per kind (farm lots, product lots, cases, pallets) for the index latencies.
+    #[arg(long, default_value_t = 200)]
+    roots: usize,
+    /// Roots per direction for the recursive SQL baseline (each can take seconds).
+    #[arg(long, default_value_t = 10)]
+    sql_roots: usize,
+    /// Seed of the generated chain.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn vm_hwm() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l[6..].trim().to_owned()))
+        .unwrap_or_else(|| "n/a".into())
+}
+
+fn spread(list: &[String], n: usize) -> Vec<String> {
+    let step = (list.len() / n.max(1)).max(1);
+    list.iter().step_by(step).take(n).cloned().collect()
+}
+
+fn pct(mut t: Vec<Duration>) -> (f64, f64, f64) {
+    t.sort();
+    let at = |p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
+    (at(0.5), at(0.99), at(1.0))
+}
+
+/// Runs the trace benchmark and prints the figures for docs/BENCHMARKS.md.
+pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
+    let url = match &a.database_url {
+        Some(u) => u.clone(),
+        None => {
+            let dir = std::env::current_dir()?.join("qgov-bench-trace");
+            let _ = std::fs::remove_dir_all(&dir);
+            format!("sqlite://{}/bench.db", dir.display())
+        }
+    };
+    let store = Store::connect(&url).await.with_context(|| format!("cannot open {url}"))?;
+    println!("qgov bench trace: {} generated events (seed {}) into {url}", a.events, a.seed);
+
+    // Capture through the repository's capture path, in documents of doc_size.
+    let mut g = ChainGenerator::new(ChainConfig { seed: a.seed, events: a.events, ..ChainConfig::default() });
+    let bar = ProgressBar::new(a.events as u64);
+    bar.set_style(
+        ProgressStyle::with_template("[{bar:40}] {pos}/{len} events {msg}").expect("valid").progress_chars("=> "),
+    );
+    let actor = Actor::system();
+    let (mut stored, mut busy) = (0usize, Duration::ZERO);
+    loop {
+        let events: Vec<_> = g.by_ref().take(a.doc_size).collect();
+        if events.is_empty() {
+            break;
+        }
+        let n = events.len();
+        let doc = Document {
+            kind: DocumentKind::Capture,
+            schema_version: "2.0".into(),
+            creation_date: None,
+            namespaces: vec![],
+            extensions: vec![],
+            events,
+        };
+        let t = Instant::now();
+        let out = store.epcis_capture(&actor, &Capturer::default(), doc, ErrorBehaviour::Rollback, vec![]).await?;
+        busy += t.elapsed();
+        anyhow::ensure!(out.stored.len() == n, "expected {n} new events, stored {}", out.stored.len());
+        stored += n;
+        bar.set_position(stored as u64);
+        bar.set_message(format!("{:.0} events/s", stored as f64 / busy.as_secs_f64()));
+    }
+    bar.finish_and_clear();
+    let catalog = g.catalog().clone();
+    drop(g);
+    println!(
+        "capture: {stored} events in {:.1} s = {:.0} events/s (documents of {}, {})",
+        busy.as_secs_f64(),
+        stored as f64 / busy.as_secs_f64(),
+        a.doc_size,
+        format!("{:?}", store.engine())
+    );
+    let hwm_capture = vm_hwm();
+
+    // Rebuild the index from the database exactly as the server does at start-up.
+    let state = TraceState::default();
+    let t = Instant::now();
+    let n = state.refresh(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let rebuild = t.elapsed();
+    let ix = state.current(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "index rebuild from the database: {n} events in {:.1} s ({:.0} events/s); {} identifiers, {} MiB of index heap",
+        rebuild.as_secs_f64(),
+        n as f64 / rebuild.as_secs_f64(),
+        ix.identifier_count(),
+        ix.heap_bytes() >> 20
+    );
+    let reg = Registers { places: HashMap::new(), products: HashMap::new() };
+
+    // Backward from cases and product lots, forward from farm lots and product lots: the
+    // index walk plus the API's shaping (URN ids, depths), i.e. server-side minus JSON.
+    let backward: Vec<String> =
+        spread(&catalog.cases, a.roots).into_iter().chain(spread(&catalog.product_lots, a.roots)).collect();
+    let forward: Vec<String> =
+        spread(&catalog.farm_lots, a.roots).into_iter().chain(spread(&catalog.product_lots, a.roots)).collect();
+    let mut idx_p50 = HashMap::new();
+    for (name, dir, roots) in [("backward", Direction::Backward, &backward), ("forward", Direction::Forward, &forward)]
+    {
+        let mut times = Vec::with_capacity(roots.len());
+        let (mut nodes, mut edges) = (0usize, 0usize);
+        for r in roots {
+            let t = Instant::now();
+            let tr = ix.trace(r, dir, &AllEvents).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let out = trace_out(&tr, &reg);
+            times.push(t.elapsed());
+            nodes += out.nodes.len();
+            edges += out.edges.len();
+        }
+        let (p50, p99, max) = pct(times);
+        idx_p50.insert(name, p50);
+        println!(
+            "trace {name:<8} over {} roots: p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms (mean {} nodes, {} edges)",
+            roots.len(),
+            nodes / roots.len().max(1),
+            edges / roots.len().max(1)
+        );
+    }
+    let farm = spread(&catalog.farm_lots, a.roots);
+    let mut times = Vec::new();
+    let mut biggest = 0;
+    for r in &farm {
+        let t = Instant::now();
+        let s = ix.recall_scope(r).map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed());
+        biggest = biggest.max(s.items.len());
+    }
+    let (p50, p99, max) = pct(times);
+    println!(
+        "recall scope of {} farm lots: p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms (largest {biggest} items)",
+        farm.len()
+    );
+    println!("memory: VmHWM {} (after capture: {hwm_capture})", vm_hwm());
+    drop(ix);
+
+    // The straightforward approach: one recursive SQL query per trace over the same tables.
+    for (name, forward, roots) in [
+        ("backward", false, spread(&catalog.product_lots, a.sql_roots)),
+        ("forward", true, spread(&catalog.farm_lots, a.sql_roots)),
+    ] {
+        let mut times = Vec::new();
+        let mut reached = 0;
+        for r in &roots {
+            let t = Instant::now();
+            reached += store.trace_recursive_sql(r, forward).await?;
+            times.push(t.elapsed());
+        }
+        let (p50, p99, max) = pct(times);
+        println!(
+            "recursive SQL {name:<8} over {} roots: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms (mean {} ids); \
+             index p50 is {:.0}× faster",
+            roots.len(),
+            reached / roots.len().max(1) as i64,
+            p50 / idx_p50[name].max(1e-6)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
