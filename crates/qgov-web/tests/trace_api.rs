@@ -437,3 +437,71 @@ async fn export_sqlite() {
 async fn export_postgres() {
     export(Engine::Postgres).await;
 }
+
+/// The console draws the trace as SVG with the expected node labels, lists the places, and
+/// shows the recall scope grouped by street; the event page links each object to its trace.
+async fn console(engine: Engine) {
+    let w = world(engine).await;
+    let user = w
+        .app
+        .store
+        .create_user(
+            &Actor::system(),
+            &NewUser {
+                username: "regulator".into(),
+                password: "password-123".into(),
+                role: Role::Regulator,
+                department_id: Some(1),
+                entity_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let (secret, _) = w.app.store.create_session(&user).await.unwrap();
+    let get = |path: String| {
+        let req = w.app.http.get(format!("{}{path}", w.app.base)).header("cookie", format!("qgov_session={secret}"));
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    let (s, html) = get("/console/trace".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("data-testid=\"trace-form\"") && !html.contains("<svg"), "{html}");
+
+    let (s, html) = get(format!("/console/trace?id={}&direction=forward", urlencode(LA))).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    let svg = &html[html.find("<svg").expect("an SVG")..html.find("</svg>").unwrap()];
+    for label in
+        ["lgtin:0614141.011111.LA", "lgtin:0614141.033333.P1", "sgtin:0614141.033333.1", "sscc:0614141.1234567890"]
+    {
+        assert!(svg.contains(&format!(">{label}</text>")), "{label} not drawn: {svg}");
+    }
+    assert!(!svg.contains("033333.900") && !svg.contains("LD<"), "decoy drawn: {svg}");
+    assert!(svg.contains("class=\"trace-node kind-class root\""), "the root is marked: {svg}");
+    assert!(html.contains("配送仓") && html.contains("/console/trace/scope?id="), "{html}");
+
+    let (s, html) = get("/console/trace?id=nonsense".into()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("data-testid=\"trace-error\""));
+
+    let (s, html) = get(format!("/console/trace/scope?id={}", urlencode(LA))).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(html.contains("解放路") && html.contains("配送商") && html.contains(CASE1), "{html}");
+    let (s, csv) = get(format!("/console/trace/scope/export?id={}&format=csv", urlencode(LA))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(csv.contains("追溯批次码"), "{csv}");
+
+    let (s, html) = get("/console/events/urn:uuid:00000000-0000-4000-8000-000000000005".into()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains(&format!("/console/trace?id={}", urlencode(PALLET))), "no trace link: {html}");
+}
+
+#[tokio::test]
+async fn console_sqlite() {
+    console(Engine::Sqlite).await;
+}
+#[tokio::test]
+async fn console_postgres() {
+    console(Engine::Postgres).await;
+}

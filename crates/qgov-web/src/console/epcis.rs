@@ -165,7 +165,8 @@ struct DetailPage {
     t: Tr,
     event_id: String,
     facts: Vec<(String, String)>,
-    objects: Vec<(String, String)>,
+    /// Role, identifier (with quantity), link to trace it.
+    objects: Vec<(String, String, String)>,
     json: String,
 }
 
@@ -214,7 +215,9 @@ async fn detail(State(s): State<AppState>, who: Signed, Path(id): Path<String>) 
     let mut objects = vec![];
     let mut add = |role: &str, ids: &[qgov_epcis::Epc]| {
         for id in ids {
-            objects.push((t.get(role), id.render_preferring_urn()));
+            let urn = id.render_preferring_urn();
+            let href = links::with_query("/console/trace", &[("id", &urn)]);
+            objects.push((t.get(role), urn, href));
         }
     };
     if let Some(p) = &ev.parent_id {
@@ -233,7 +236,9 @@ async fn detail(State(s): State<AppState>, who: Signed, Path(id): Path<String>) 
         for q in list.iter() {
             let amount =
                 q.quantity.map(|n| format!(" × {n} {}", q.uom.clone().unwrap_or_default())).unwrap_or_default();
-            objects.push((t.get(role), format!("{}{amount}", q.epc_class.render_preferring_urn())));
+            let urn = q.epc_class.render_preferring_urn();
+            let href = links::with_query("/console/trace", &[("id", &urn)]);
+            objects.push((t.get(role), format!("{urn}{amount}"), href));
         }
     }
     let value = qgov_epcis::json::event_to_value(&ev, &ns, EpcFormat::NoPreference);

@@ -18,6 +18,7 @@ mod registers;
 mod sampling;
 mod sampling_samples;
 mod session;
+mod trace;
 mod widgets;
 
 use crate::AppState;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(sampling::router())
         .merge(sampling_samples::router())
         .merge(portal_sampling::router())
+        .merge(trace::router())
 }
 
 /// The 404 page (also the fallback of the whole application outside `/api`).
@@ -125,6 +127,7 @@ impl Chrome {
         // Sampling: staff see the whole section, an enterprise its own samples and orders.
         nav.push(item("nav-sampling", "/console/sampling"));
         nav.push(item("nav-events", "/console/events"));
+        nav.push(item("nav-trace", "/console/trace"));
         if user.role.can_read_audit() {
             nav.push(item("nav-audit", "/console/audit"));
         }

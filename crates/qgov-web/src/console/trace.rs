@@ -1,0 +1,313 @@
+//! Trace pages: a backward or forward trace drawn as our own server-rendered SVG (columns by
+//! hop distance from the root, material flowing left to right) with the places it went
+//! through, and the recall-scope table grouped by street and grid, both with the FSMA
+//! 204-style export. The same access rules and shaping as `/api/v1/trace`.
+
+use super::links;
+use super::{Failure, OrFail, PageResult, Signed, render};
+use crate::AppState;
+use crate::i18n::Tr;
+use crate::problem::ApiError;
+use crate::trace::{
+    NodeOut, Registers, ScopeItemOut, ScopeOut, TraceOut, Visibility, parse_direction, parse_id, run_scope, run_trace,
+    scope_out, trace_out,
+};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use std::collections::{BTreeMap, HashMap};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console/trace", get(trace_page))
+        .route("/console/trace/scope", get(scope_page))
+        .route("/console/trace/export", get(trace_download))
+        .route("/console/trace/scope/export", get(scope_download))
+}
+
+/// Above this many nodes the drawing collapses serialised items into their lot (or into one
+/// node per column when the lot is unknown) and says how many it folded.
+const MAX_DRAWN: usize = 300;
+const COL_W: usize = 270;
+const ROW_H: usize = 34;
+const BOX_W: usize = 240;
+const BOX_H: usize = 24;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A short label: the scheme and value of a URN, or the tail of a URI, at most 34 chars.
+fn short(id: &str) -> String {
+    let s = id.strip_prefix("urn:epc:id:").or_else(|| id.strip_prefix("urn:epc:class:")).unwrap_or(id);
+    if s.chars().count() > 34 {
+        format!("…{}", s.chars().rev().take(33).collect::<Vec<_>>().into_iter().rev().collect::<String>())
+    } else {
+        s.to_owned()
+    }
+}
+
+struct Drawn {
+    id: String,
+    label: String,
+    kind: String,
+    depth: u32,
+    folded: usize,
+}
+
+/// Lays a trace out in columns by hop distance and draws it; returns the SVG and how many
+/// instance nodes were folded into summaries.
+fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
+    let backward = t.direction == "backward";
+    let depth_of = |n: &NodeOut| if n.depth == u32::MAX { 0 } else { n.depth };
+    let collapse = t.nodes.len() > MAX_DRAWN;
+    // Node id → drawn node id.
+    let mut map: HashMap<&str, String> = HashMap::new();
+    let mut drawn: BTreeMap<String, Drawn> = BTreeMap::new();
+    let mut folded_total = 0;
+    for n in &t.nodes {
+        let key = if collapse && n.kind == "instance" && n.id != t.root {
+            folded_total += 1;
+            match &n.lot {
+                Some(lot) => format!("fold:{lot}"),
+                None => format!("fold:depth:{}", depth_of(n)),
+            }
+        } else {
+            n.id.clone()
+        };
+        map.insert(n.id.as_str(), key.clone());
+        let d = drawn.entry(key.clone()).or_insert_with(|| Drawn {
+            id: n.id.clone(),
+            label: short(&n.id),
+            kind: n.kind.clone(),
+            depth: depth_of(n),
+            folded: 0,
+        });
+        if key.starts_with("fold:") {
+            d.folded += 1;
+            d.depth = d.depth.min(depth_of(n));
+            d.kind = "folded".into();
+            let items = tr.arg("trace-folded", "count", d.folded);
+            d.label = match &n.lot {
+                Some(lot) => format!("{} · {items}", short(lot)),
+                None => items,
+            };
+            d.id = n.lot.clone().unwrap_or_default();
+        }
+    }
+    let max_depth = drawn.values().map(|d| d.depth).max().unwrap_or(0) as usize;
+    let mut columns: Vec<Vec<&str>> = vec![vec![]; max_depth + 1];
+    for (key, d) in &drawn {
+        let col = if backward { max_depth - d.depth as usize } else { d.depth as usize };
+        columns[col].push(key);
+    }
+    let rows = columns.iter().map(Vec::len).max().unwrap_or(1).max(1);
+    let (w, h) = ((max_depth + 1) * COL_W + 20, rows * ROW_H + 20);
+    let mut pos: HashMap<&str, (usize, usize)> = HashMap::new();
+    for (c, col) in columns.iter().enumerate() {
+        // Centre short columns against the tallest one.
+        let top = (rows - col.len()) * ROW_H / 2;
+        for (r, key) in col.iter().enumerate() {
+            pos.insert(key, (10 + c * COL_W, 10 + top + r * ROW_H));
+        }
+    }
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"trace-graph\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
+        esc(&tr.get("trace-graph"))
+    );
+    svg.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"trace-arrow\"/></marker></defs>");
+    let mut seen = std::collections::HashSet::new();
+    for e in &t.edges {
+        let (Some(a), Some(b)) = (map.get(e.from.as_str()), map.get(e.to.as_str())) else { continue };
+        if a == b || !seen.insert((a.clone(), b.clone())) {
+            continue;
+        }
+        let ((x1, y1), (x2, y2)) = (pos[a.as_str()], pos[b.as_str()]);
+        let (sx, tx) = if x1 <= x2 { (x1 + BOX_W, x2) } else { (x1, x2 + BOX_W) };
+        svg.push_str(&format!(
+            "<line class=\"trace-edge rel-{}\" x1=\"{sx}\" y1=\"{}\" x2=\"{tx}\" y2=\"{}\" marker-end=\"url(#arrow)\"><title>{} {}</title></line>",
+            esc(&e.relation),
+            y1 + BOX_H / 2,
+            y2 + BOX_H / 2,
+            esc(e.biz_step.as_deref().unwrap_or(&e.event_type)),
+            esc(&e.event_time)
+        ));
+    }
+    for (key, d) in &drawn {
+        let (x, y) = pos[key.as_str()];
+        let root = if *key == t.root { " root" } else { "" };
+        let label = esc(&d.label);
+        let body = format!(
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"4\"/><text x=\"{}\" y=\"{}\">{label}</text><title>{}</title>",
+            x + 8,
+            y + 16,
+            esc(&d.id)
+        );
+        if d.kind == "folded" || d.id.is_empty() {
+            svg.push_str(&format!("<g class=\"trace-node kind-{}{root}\">{body}</g>", esc(&d.kind)));
+        } else {
+            let href = links::with_query("/console/trace", &[("id", &d.id), ("direction", &t.direction)]);
+            svg.push_str(&format!(
+                "<a href=\"{}\"><g class=\"trace-node kind-{}{root}\">{body}</g></a>",
+                esc(&href),
+                esc(&d.kind)
+            ));
+        }
+    }
+    svg.push_str("</svg>");
+    (svg, folded_total)
+}
+
+async fn visibility(s: &AppState, who: &Signed, shared_root: Option<&str>) -> Result<Visibility, ApiError> {
+    Visibility::of(&s.store, who.user.role, who.user.entity_id, shared_root).await
+}
+
+#[derive(Template)]
+#[template(path = "trace.html")]
+struct TracePage {
+    c: super::Chrome,
+    t: Tr,
+    id: String,
+    backward: bool,
+    error: Option<String>,
+    result: Option<TraceOut>,
+    svg: String,
+    folded: usize,
+    scope_href: String,
+    csv_href: String,
+    xlsx_href: String,
+}
+
+async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<HashMap<String, String>>) -> PageResult {
+    let t = who.t;
+    let id = p.get("id").cloned().unwrap_or_default();
+    let dir = p.get("direction").cloned().unwrap_or_else(|| "backward".into());
+    let mut page = TracePage {
+        c: who.chrome(t.get("trace-title")),
+        t,
+        id: id.clone(),
+        backward: dir != "forward",
+        error: None,
+        result: None,
+        svg: String::new(),
+        folded: 0,
+        scope_href: links::with_query("/console/trace/scope", &[("id", &id)]),
+        csv_href: links::with_query("/console/trace/export", &[("id", &id), ("direction", &dir), ("format", "csv")]),
+        xlsx_href: links::with_query("/console/trace/export", &[("id", &id), ("direction", &dir), ("format", "xlsx")]),
+    };
+    if id.trim().is_empty() {
+        return Ok(render(StatusCode::OK, &page));
+    }
+    let outcome: Result<TraceOut, ApiError> = async {
+        let canonical = parse_id(Some(&id))?;
+        let direction = parse_direction(Some(&dir))?;
+        let vis = visibility(&s, &who, None).await?;
+        let reg = Registers::load(&s.store).await?;
+        let ix = s.trace.current(&s.store).await?;
+        Ok(trace_out(&run_trace(&ix, &canonical, direction, &vis)?, &reg))
+    }
+    .await;
+    let status = match outcome {
+        Ok(out) => {
+            let (svg, folded) = draw(&out, &t);
+            (page.svg, page.folded, page.result) = (svg, folded, Some(out));
+            StatusCode::OK
+        }
+        Err(ApiError::Invalid(_)) => {
+            page.error = Some(t.get("trace-bad-id"));
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Err(ApiError::NotFound) => {
+            page.error = Some(t.get("trace-not-found"));
+            StatusCode::NOT_FOUND
+        }
+        Err(other) => return Err(Failure::from_api(t, other)),
+    };
+    Ok(render(status, &page))
+}
+
+/// Items of a recall scope that sit in one street / grid.
+struct Area {
+    street: String,
+    grid: String,
+    items: usize,
+    places: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "trace_scope.html")]
+struct ScopePage {
+    c: super::Chrome,
+    t: Tr,
+    scope: ScopeOut,
+    areas: Vec<Area>,
+    trace_href: String,
+    csv_href: String,
+    xlsx_href: String,
+}
+
+fn areas(items: &[ScopeItemOut], unknown: &str) -> Vec<Area> {
+    let mut by: BTreeMap<(String, String), Area> = BTreeMap::new();
+    for i in items {
+        let street = i.street.clone().unwrap_or_else(|| unknown.to_owned());
+        let grid = i.grid.clone().unwrap_or_default();
+        let a = by.entry((street.clone(), grid.clone())).or_insert(Area { street, grid, items: 0, places: vec![] });
+        a.items += 1;
+        let place = i.last_location_name.clone().or_else(|| i.last_location.clone()).unwrap_or_default();
+        if !place.is_empty() && !a.places.contains(&place) {
+            a.places.push(place);
+        }
+    }
+    by.into_values().collect()
+}
+
+async fn scope_page(State(s): State<AppState>, who: Signed, Query(p): Query<HashMap<String, String>>) -> PageResult {
+    let t = who.t;
+    let id = p.get("id").cloned().unwrap_or_default();
+    let canonical =
+        parse_id(Some(&id)).map_err(|_| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(t.get("trace-bad-id")))?;
+    let vis = visibility(&s, &who, Some(&canonical)).await.or_fail(t)?;
+    let reg = Registers::load(&s.store).await.or_fail(t)?;
+    let scope = {
+        let ix = s.trace.current(&s.store).await.or_fail(t)?;
+        scope_out(&run_scope(&ix, &canonical, &vis).or_fail(t)?, &reg)
+    };
+    let page = ScopePage {
+        c: who.chrome(t.get("trace-scope-title")),
+        t,
+        areas: areas(&scope.items, &t.get("trace-unknown-area")),
+        trace_href: links::with_query("/console/trace", &[("id", &id), ("direction", "forward")]),
+        csv_href: links::with_query("/console/trace/scope/export", &[("id", &id), ("format", "csv")]),
+        xlsx_href: links::with_query("/console/trace/scope/export", &[("id", &id), ("format", "xlsx")]),
+        scope,
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn with_lang(who: &Signed, mut p: HashMap<String, String>) -> HashMap<String, String> {
+    if who.t.lang_code().starts_with("en") {
+        p.entry("lang".into()).or_insert_with(|| "en".into());
+    }
+    p
+}
+
+async fn trace_download(
+    State(s): State<AppState>,
+    who: Signed,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let p = with_lang(&who, p);
+    crate::api::trace::trace_export(&s, who.user.role, who.user.entity_id, &p).await.or_fail(who.t)
+}
+
+async fn scope_download(
+    State(s): State<AppState>,
+    who: Signed,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, Failure> {
+    let p = with_lang(&who, p);
+    crate::api::trace::scope_export(&s, who.user.role, who.user.entity_id, &p).await.or_fail(who.t)
+}
