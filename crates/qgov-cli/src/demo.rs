@@ -6,7 +6,10 @@
 use anyhow::{Context, Result};
 use qgov_domain::UnifiedCreditCode;
 use qgov_domain::registers::{Industry, InspectorDraft, LocationDraft, MarketEntityDraft, ProductDraft};
+use qgov_epcis::{Document, DocumentKind};
+use qgov_store::epcis::{Capturer, ErrorBehaviour};
 use qgov_store::{Actor, ImportMode, ListQuery, NewUser, Store};
+use qgov_trace::generator::{ChainConfig, ChainGenerator};
 use std::collections::HashMap;
 
 /// Streets and towns of Binhai New Area (the grid is street + a number).
@@ -132,11 +135,19 @@ pub const ACCOUNTS: &[(&str, &str, &str)] = &[
     ("enterprise2", "demo-enterprise-2026", "enterprise"),
 ];
 
-/// Seed the demo district unless it is already there; returns the accounts.
-pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
+/// What the demo holds, for the start-up message.
+pub struct Demo {
+    /// (username, password, role) of every demo account.
+    pub accounts: Vec<(String, String, String)>,
+    /// A product lot of the demo food chain, to try a trace with.
+    pub trace_root: Option<String>,
+}
+
+/// Seed the demo district unless it is already there.
+pub async fn seed(store: &Store) -> Result<Demo> {
     let accounts = ACCOUNTS.iter().map(|(u, p, r)| (u.to_string(), p.to_string(), r.to_string())).collect();
     if store.user_by_username("admin").await.is_ok() {
-        return Ok(accounts);
+        return Ok(Demo { accounts, trace_root: demo_chain().catalog().product_lots.first().cloned() });
     }
     let actor = Actor("system:demo".into());
     let mut g = Gen(20240601);
@@ -271,7 +282,39 @@ pub async fn seed(store: &Store) -> Result<Vec<(String, String, String)>> {
             )
             .await?;
     }
-    Ok(accounts)
+    let trace_root = seed_trace_chain(store, &actor).await?;
+    Ok(Demo { accounts, trace_root })
+}
+
+/// The demo's food chain: farms → processors (lot transformations) → cases and pallets →
+/// distributors → retailers, with a decoy network, small enough to seed in a moment.
+fn demo_chain() -> ChainGenerator {
+    ChainGenerator::new(ChainConfig {
+        seed: 2024,
+        events: 3_000,
+        farms: 12,
+        processors: 3,
+        distributors: 4,
+        retailers: 20,
+        pallets_per_lot: 4,
+        cases_per_pallet: 6,
+        uses_per_part: 4,
+    })
+}
+
+/// Capture the demo chain through the EPCIS repository, so the trace-event browser, the
+/// trace pages and recall scopes have something to show. Returns a product lot to trace.
+async fn seed_trace_chain(store: &Store, actor: &Actor) -> Result<Option<String>> {
+    let mut chain = demo_chain();
+    loop {
+        let events: Vec<_> = chain.by_ref().take(1_000).collect();
+        if events.is_empty() {
+            break;
+        }
+        let doc = Document { kind: DocumentKind::Capture, schema_version: "2.0".into(), events, ..Default::default() };
+        store.epcis_capture(actor, &Capturer::default(), doc, ErrorBehaviour::Rollback, vec![]).await?;
+    }
+    Ok(chain.catalog().product_lots.first().cloned())
 }
 
 fn rows_error(rows: Vec<qgov_store::RowError>) -> anyhow::Error {

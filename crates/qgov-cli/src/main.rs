@@ -189,11 +189,17 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         }
         Command::Demo { listen, database_url, no_serve } => {
             let store = open(&database_url).await?;
-            let accounts = demo::seed(&store).await?;
+            let demo = demo::seed(&store).await?;
             println!("qgov demo district: {database_url}");
             println!("demo accounts (username / password / role):");
-            for (user, pass, role) in &accounts {
+            for (user, pass, role) in &demo.accounts {
                 println!("  {user:<12} {pass:<20} {role}");
+            }
+            if let Some(lot) = &demo.trace_root {
+                println!(
+                    "try a trace (signed in): {}",
+                    qgov_web::console::links::with_query("/console/trace", &[("id", lot)])
+                );
             }
             if !no_serve {
                 serve(store, &listen, qgov_web::Config::default()).await?;
