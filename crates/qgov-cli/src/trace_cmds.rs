@@ -32,6 +32,11 @@ pub struct BenchTraceArgs {
     /// Roots per direction for the recursive SQL baseline (each can take seconds).
     #[arg(long, default_value_t = 10)]
     sql_roots: usize,
+    /// Keep the database of an earlier run with the same --events and --seed and skip the
+    /// capture (the chain is generated again only for its catalogue of query roots), so the
+    /// memory figure is that of a server starting on an existing database.
+    #[arg(long)]
+    reuse_database: bool,
     /// Seed of the generated chain.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -61,7 +66,9 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
         Some(u) => u.clone(),
         None => {
             let dir = std::env::current_dir()?.join("qgov-bench-trace");
-            let _ = std::fs::remove_dir_all(&dir);
+            if !a.reuse_database {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             format!("sqlite://{}/bench.db", dir.display())
         }
     };
@@ -76,10 +83,12 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
     );
     let actor = Actor::system();
     let (mut stored, mut busy) = (0usize, Duration::ZERO);
-    loop {
+    let mut done = a.reuse_database;
+    while !done {
         let events: Vec<_> = g.by_ref().take(a.doc_size).collect();
         if events.is_empty() {
-            break;
+            done = true;
+            continue;
         }
         let n = events.len();
         let doc = Document {
@@ -99,15 +108,22 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
         bar.set_message(format!("{:.0} events/s", stored as f64 / busy.as_secs_f64()));
     }
     bar.finish_and_clear();
+    if a.reuse_database {
+        stored = g.by_ref().count();
+    }
     let catalog = g.catalog().clone();
     drop(g);
-    println!(
-        "capture: {stored} events in {:.1} s = {:.0} events/s (documents of {}, {:?})",
-        busy.as_secs_f64(),
-        stored as f64 / busy.as_secs_f64(),
-        a.doc_size,
-        store.engine()
-    );
+    if a.reuse_database {
+        println!("capture skipped: reusing the {stored} events of an earlier run ({:?})", store.engine());
+    } else {
+        println!(
+            "capture: {stored} events in {:.1} s = {:.0} events/s (documents of {}, {:?})",
+            busy.as_secs_f64(),
+            stored as f64 / busy.as_secs_f64(),
+            a.doc_size,
+            store.engine()
+        );
+    }
     let hwm_capture = vm_hwm();
 
     // Rebuild the index from the database exactly as the server does at start-up.
@@ -178,6 +194,9 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
         ("backward", false, spread(&catalog.product_lots, a.sql_roots)),
         ("forward", true, spread(&catalog.farm_lots, a.sql_roots)),
     ] {
+        if roots.is_empty() {
+            continue;
+        }
         let mut times = Vec::new();
         let mut reached = 0;
         for r in &roots {

@@ -55,8 +55,10 @@ impl std::ops::Deref for IndexGuard<'_> {
 }
 
 fn parse_stored(ev: &qgov_store::epcis::StoredEvent) -> Option<Event> {
-    match ev.to_event() {
-        Ok((e, _)) => Some(e),
+    // The event alone: the index needs no namespace prefixes, and parsing the body once
+    // instead of twice (`StoredEvent::to_event` also reads its @context) halves rebuild time.
+    match qgov_epcis::json::parse_event(ev.body.as_bytes()) {
+        Ok(e) => Some(e),
         Err(problems) => {
             // Stored bodies were validated on capture; one that no longer parses is a bug,
             // logged and left out rather than stopping every trace.
@@ -334,13 +336,13 @@ fn label<T: Serialize>(v: T) -> String {
 }
 
 /// Hops from the root over the (undirected) edges, for the drawing's columns.
-fn depths(t: &Trace) -> HashMap<String, u32> {
-    let mut adj: HashMap<&str, Vec<&str>> = HashMap::new();
+fn depths(t: &Trace) -> HashMap<&str, u32> {
+    let mut adj: HashMap<&str, Vec<&str>> = HashMap::with_capacity(t.nodes.len());
     for e in &t.edges {
         adj.entry(&e.from).or_default().push(&e.to);
         adj.entry(&e.to).or_default().push(&e.from);
     }
-    let mut out = HashMap::from([(t.root.clone(), 0)]);
+    let mut out = HashMap::from([(t.root.as_str(), 0)]);
     let mut frontier = vec![t.root.as_str()];
     let mut d = 0;
     while !frontier.is_empty() {
@@ -348,8 +350,8 @@ fn depths(t: &Trace) -> HashMap<String, u32> {
         let mut next = Vec::new();
         for n in frontier {
             for &m in adj.get(n).into_iter().flatten() {
-                if !out.contains_key(m) {
-                    out.insert(m.to_owned(), d);
+                if let std::collections::hash_map::Entry::Vacant(v) = out.entry(m) {
+                    v.insert(d);
                     next.push(m);
                 }
             }
@@ -372,6 +374,10 @@ pub fn run_trace(ix: &TraceIndex, id: &str, direction: Direction, vis: &Visibili
 /// Shapes a trace for the API: URN ids, register names, hop depths.
 pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
     let depth = depths(t);
+    // Each node is named by many edges: render its URN once (parsing dominates the shaping
+    // of a large forward trace).
+    let urns: HashMap<&str, String> = t.nodes.iter().map(|n| (n.id.as_str(), urn(&n.id))).collect();
+    let u = |id: &str| urns.get(id).cloned().unwrap_or_else(|| urn(id));
     TraceOut {
         root: urn(&t.root),
         direction: label(t.direction),
@@ -381,12 +387,12 @@ pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
             .map(|n| {
                 let product = reg.product(&n.id);
                 NodeOut {
-                    id: urn(&n.id),
+                    id: u(&n.id),
                     kind: kind_name(n.kind),
-                    lot: n.lot.as_deref().map(urn),
+                    lot: n.lot.as_deref().map(u),
                     gtin: product.as_ref().map(|p| p.0.clone()),
                     product: product.and_then(|p| p.1),
-                    depth: depth.get(&n.id).copied().unwrap_or(u32::MAX),
+                    depth: depth.get(n.id.as_str()).copied().unwrap_or(u32::MAX),
                 }
             })
             .collect(),
@@ -394,8 +400,8 @@ pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
             .edges
             .iter()
             .map(|e| EdgeOut {
-                from: urn(&e.from),
-                to: urn(&e.to),
+                from: u(&e.from),
+                to: u(&e.to),
                 relation: label(e.relation),
                 event_id: e.event_id.clone(),
                 event_type: e.event_type.to_owned(),
