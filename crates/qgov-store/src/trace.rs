@@ -161,9 +161,16 @@ impl Store {
         };
         let ids = "(SELECT event_pk, role, epc AS id FROM epcis_epcs \
                     UNION ALL SELECT event_pk, role, epc_class AS id FROM epcis_quantities)";
+        // The PostgreSQL identifier columns are COLLATE "C" and a recursive term must keep
+        // the seed row's collation; SQLite has no collation of that name. (Benchmark-only
+        // SQL, so the one engine difference outside the migrations stays here.)
+        let seed = match self.engine {
+            crate::Engine::Postgres => "CAST($1 AS TEXT) COLLATE \"C\"",
+            crate::Engine::Sqlite => "CAST($1 AS TEXT)",
+        };
         let sql = format!(
             "WITH RECURSIVE reach(id, t) AS ( \
-               SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT) \
+               SELECT {seed}, CAST($2 AS BIGINT) \
                UNION \
                SELECT o.id, {next_time} FROM reach r \
                  JOIN {ids} i ON i.id = r.id \
