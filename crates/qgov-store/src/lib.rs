@@ -84,6 +84,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    /// SQLite only: the native EPCIS capture writer (see `epcis::NativeWriter`).
+    epcis_writer: Option<std::sync::Arc<epcis::NativeWriter>>,
 }
 
 impl Store {
@@ -106,8 +108,13 @@ impl Store {
             return Err(StoreError::BadUrl(url.to_owned()));
         };
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        let mut epcis_writer = None;
         let url = if engine == Engine::Sqlite {
             let path = sqlite_path(url);
+            // An in-memory database is private to its connection: no second writer on it.
+            if !path.is_empty() && !path.contains(":memory:") && !url.contains("mode=memory") {
+                epcis_writer = Some(std::sync::Arc::new(epcis::NativeWriter::new(path.clone())));
+            }
             if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
                     .map_err(|source| StoreError::DataDir { path: dir.display().to_string(), source })?;
@@ -131,7 +138,15 @@ impl Store {
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        Ok(Self { pool, engine })
+        Ok(Self { pool, engine, epcis_writer })
+    }
+
+    /// The same store with EPCIS capture through the generic `Any` path only (tests compare
+    /// it with the native SQLite writer).
+    #[doc(hidden)]
+    pub fn without_native_epcis_writer(mut self) -> Self {
+        self.epcis_writer = None;
+        self
     }
 
     /// Apply pending migrations of this engine's folder.

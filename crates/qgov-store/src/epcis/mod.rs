@@ -6,10 +6,12 @@
 //! business transactions, sources and destinations, sensor reports and flattened extension
 //! fields, and the canonical JSON-LD of the event for answering.
 //!
-//! Writes go through sqlx's `Any` driver like the rest of the store, but as multi-row
-//! `INSERT … VALUES (…), (…)` statements of up to [`MAX_BINDS`] values: one statement per
-//! table per chunk instead of one per row is what makes bulk capture fast on both engines.
+//! On PostgreSQL, writes go through sqlx's `Any` driver like the rest of the store, as multi-row
+//! `INSERT … VALUES (…), (…)` statements of up to [`MAX_BINDS`] values. On SQLite a capture runs
+//! on the [`NativeWriter`]'s own connection instead (prepared single-row statements, see
+//! [`native`]), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
 
+mod native;
 pub mod query;
 
 use crate::audit::WriteTx;
@@ -267,6 +269,17 @@ impl Rows {
             sql.push(')');
         }
         sql
+    }
+
+    /// Inserts the rows one by one through one prepared statement.
+    fn insert_native(&self, conn: &mut native::RawConn) -> Result<()> {
+        let n = self.cols.len();
+        if self.vals.is_empty() {
+            return Ok(());
+        }
+        let params: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
+        let sql = format!("INSERT INTO {} ({}) VALUES ({})", self.table, self.cols.join(", "), params.join(", "));
+        conn.run_rows(&sql, &self.vals, n)
     }
 
     async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
@@ -571,8 +584,9 @@ impl Batch {
         }
     }
 
-    async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
-        for rows in [
+    /// The tables in insertion order.
+    fn tables(self) -> [Rows; 10] {
+        [
             self.events,
             self.epcs,
             self.quantities,
@@ -583,10 +597,265 @@ impl Batch {
             self.certs,
             self.sensors,
             self.fields,
-        ] {
+        ]
+    }
+
+    async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
+        for rows in self.tables() {
             rows.insert(tx).await?;
         }
         Ok(())
+    }
+}
+
+const JOB_COLS: &[&str] = &[
+    "capture_id",
+    "created_at",
+    "finished_at",
+    "running",
+    "success",
+    "error_behaviour",
+    "errors",
+    "event_count",
+    "stored_count",
+    "captured_by_user",
+    "captured_by_entity",
+];
+
+/// The rows of a capture's new events: each new event gets the next key and `record_time`;
+/// events whose eventID is in `existing` (already stored, or earlier in the document) are
+/// duplicates. Returns the rows, the stored eventIDs and the duplicates, in document order.
+fn plan_events(
+    doc: &mut Document,
+    existing: &mut HashSet<String>,
+    mut next: i64,
+    record_time: Timestamp,
+    capture_id: &str,
+    by: &Capturer,
+    conflict_on_duplicate: bool,
+) -> Result<(Batch, Vec<String>, Vec<String>)> {
+    let mut batch = Batch::new();
+    let mut stored = Vec::new();
+    let mut duplicates = Vec::new();
+    for ev in &mut doc.events {
+        let id = ev.event_id.clone().unwrap_or_default();
+        if existing.contains(&id) {
+            if conflict_on_duplicate {
+                return Err(StoreError::Conflict { field: "eventID", value: id });
+            }
+            duplicates.push(id);
+            continue;
+        }
+        existing.insert(id.clone());
+        ev.record_time = Some(record_time);
+        next += 1;
+        let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
+        batch.add(next, ev, &id, body, capture_id, by);
+        stored.push(id);
+    }
+    Ok((batch, stored, duplicates))
+}
+
+/// The finished job of a capture and the after-image of its audit record.
+fn finish_job(
+    capture_id: &str,
+    created_at: String,
+    behaviour: ErrorBehaviour,
+    refused: Vec<serde_json::Value>,
+    doc_events: usize,
+    stored: &[String],
+    duplicates: &[String],
+) -> (CaptureJob, serde_json::Value) {
+    let job = CaptureJob {
+        capture_id: capture_id.to_owned(),
+        created_at,
+        finished_at: Some(now()),
+        running: false,
+        success: refused.is_empty(),
+        error_behaviour: behaviour.as_str().to_owned(),
+        event_count: (doc_events + refused.len()) as i64,
+        errors: refused,
+        stored_count: stored.len() as i64,
+    };
+    let summary = serde_json::json!({
+        "captureID": capture_id,
+        "events": job.event_count,
+        "stored": stored.len(),
+        "duplicates": duplicates.len(),
+        "refused": job.errors.len(),
+    });
+    (job, summary)
+}
+
+fn job_row(job: &CaptureJob, by: &Capturer) -> [V; 11] {
+    [
+        t(&job.capture_id),
+        t(&job.created_at),
+        ot(job.finished_at.as_deref()),
+        V::I(Some(i64::from(job.running))),
+        V::I(Some(i64::from(job.success))),
+        t(&job.error_behaviour),
+        V::T(Some(serde_json::to_string(&job.errors).unwrap_or_else(|_| "[]".into()))),
+        V::I(Some(job.event_count)),
+        V::I(Some(job.stored_count)),
+        V::I(by.user_id),
+        V::I(by.entity_id),
+    ]
+}
+
+/// The SQLite capture writer: one native connection of its own (opened on first use), on
+/// which a whole capture runs as one `BEGIN IMMEDIATE … COMMIT` of prepared single-row
+/// statements. It writes exactly the rows the `Any` path writes (same [`Batch`], job row and
+/// audit rule); `tests/epcis_native.rs` compares both table by table.
+pub(crate) struct NativeWriter {
+    path: String,
+    conn: std::sync::Mutex<Option<native::RawConn>>,
+}
+
+impl std::fmt::Debug for NativeWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeWriter").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl NativeWriter {
+    pub(crate) fn new(path: String) -> Self {
+        NativeWriter { path, conn: std::sync::Mutex::new(None) }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn capture(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        mut doc: Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+        conflict_on_duplicate: bool,
+        capture_id: String,
+        created_at: String,
+    ) -> Result<CaptureOutcome> {
+        // A panic while holding the lock leaves at worst an open transaction, rolled back below.
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            *guard = Some(native::RawConn::open(&self.path)?);
+        }
+        let conn = guard.as_mut().expect("opened above");
+        if conn.in_transaction() {
+            conn.exec("ROLLBACK")?;
+        }
+        conn.exec("BEGIN IMMEDIATE")?;
+        let r = Self::capture_tx(
+            conn,
+            actor,
+            by,
+            &mut doc,
+            behaviour,
+            refused,
+            conflict_on_duplicate,
+            &capture_id,
+            created_at,
+        )
+        .and_then(|o| conn.exec("COMMIT").map(|()| o));
+        if r.is_err() && conn.in_transaction() {
+            let _ = conn.exec("ROLLBACK");
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn capture_tx(
+        conn: &mut native::RawConn,
+        actor: &Actor,
+        by: &Capturer,
+        doc: &mut Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+        conflict_on_duplicate: bool,
+        capture_id: &str,
+        created_at: String,
+    ) -> Result<CaptureOutcome> {
+        use native::Out;
+        let bad = |what: &str| StoreError::Db(sqlx::Error::Protocol(format!("unexpected {what}")));
+        let (seq, hash) = match conn.row("SELECT seq, hash FROM audit_head WHERE id = 1", &[], 2)?.as_deref() {
+            Some([Out::Int(s), Out::Text(h)]) => (*s, h.clone()),
+            _ => return Err(bad("audit head")),
+        };
+        // Record time is taken under the writer lock, so record times grow with capture order.
+        let record_time = Timestamp(time::OffsetDateTime::now_utc());
+        let mut existing: HashSet<String> = HashSet::new();
+        for ev in &doc.events {
+            let id = ev.event_id.as_deref().unwrap_or_default();
+            if conn.row("SELECT 1 FROM epcis_events WHERE event_id = ?1", &[t(id)], 1)?.is_some() {
+                existing.insert(id.to_owned());
+            }
+        }
+        let next = match conn.row("SELECT COALESCE(MAX(id), 0) FROM epcis_events", &[], 1)?.as_deref() {
+            Some([Out::Int(n)]) => *n,
+            _ => return Err(bad("MAX(id)")),
+        };
+        let (batch, stored, duplicates) =
+            plan_events(doc, &mut existing, next, record_time, capture_id, by, conflict_on_duplicate)?;
+        for rows in batch.tables() {
+            rows.insert_native(conn)?;
+        }
+        let mut prefixes = Rows::new("epcis_prefixes", &["prefix", "uri"]);
+        for (p, u) in &doc.namespaces {
+            let known = conn.row("SELECT uri FROM epcis_prefixes WHERE prefix = ?1", &[t(p)], 1)?.is_some();
+            if !known && !prefixes.vals.chunks(2).any(|c| matches!(&c[0], V::T(Some(x)) if x == p)) {
+                prefixes.push([t(p), t(u)]);
+            }
+        }
+        prefixes.insert_native(conn)?;
+        let (job, summary) =
+            finish_job(capture_id, created_at, behaviour, refused, doc.events.len(), &stored, &duplicates);
+        let mut jobs = Rows::new("epcis_capture_jobs", JOB_COLS);
+        jobs.push(job_row(&job, by));
+        jobs.insert_native(conn)?;
+        // The audit record, by the rule of `crate::audit::WriteTx::audit`.
+        let mut r = qgov_domain::audit::AuditRecord {
+            seq: seq + 1,
+            at: now(),
+            actor: actor.0.clone(),
+            action: "epcis.capture".to_owned(),
+            target_type: "epcis_capture".to_owned(),
+            target_id: capture_id.to_owned(),
+            before: serde_json::to_string(&serde_json::Value::Null).unwrap_or_else(|_| "null".into()),
+            after: serde_json::to_string(&summary).unwrap_or_else(|_| "null".into()),
+            prev_hash: hash,
+            hash: String::new(),
+        };
+        r.hash = qgov_domain::audit::record_hash(&r);
+        let mut audit = Rows::new(
+            "audit_log",
+            &[
+                "seq",
+                "at",
+                "actor",
+                "action",
+                "target_type",
+                "target_id",
+                "before_json",
+                "after_json",
+                "prev_hash",
+                "hash",
+            ],
+        );
+        audit.push([
+            V::I(Some(r.seq)),
+            t(&r.at),
+            t(&r.actor),
+            t(&r.action),
+            t(&r.target_type),
+            t(&r.target_id),
+            t(&r.before),
+            t(&r.after),
+            t(&r.prev_hash),
+            t(&r.hash),
+        ]);
+        audit.insert_native(conn)?;
+        conn.run("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1", &[V::I(Some(r.seq)), t(&r.hash)])?;
+        Ok(CaptureOutcome { job, stored, duplicates })
     }
 }
 
@@ -695,7 +964,45 @@ impl Store {
         self.capture_inner(actor, by, doc, ErrorBehaviour::Rollback, Vec::new(), true).await
     }
 
+    /// Captures through sqlx's `Any` driver even when the native SQLite writer is available
+    /// (to check that both write the same rows).
+    #[doc(hidden)]
+    pub async fn epcis_capture_generic(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        doc: Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+    ) -> Result<CaptureOutcome> {
+        self.capture_any(actor, by, doc, behaviour, refused, false).await
+    }
+
     async fn capture_inner(
+        &self,
+        actor: &Actor,
+        by: &Capturer,
+        mut doc: Document,
+        behaviour: ErrorBehaviour,
+        refused: Vec<serde_json::Value>,
+        conflict_on_duplicate: bool,
+    ) -> Result<CaptureOutcome> {
+        let Some(writer) = self.epcis_writer.clone() else {
+            return self.capture_any(actor, by, doc, behaviour, refused, conflict_on_duplicate).await;
+        };
+        let created_at = now();
+        qgov_epcis::assign_missing_event_ids(&mut doc);
+        let capture_id = format!("capture-{}", &random_secret()[..24]);
+        let actor = actor.clone();
+        let by = *by;
+        tokio::task::spawn_blocking(move || {
+            writer.capture(&actor, &by, doc, behaviour, refused, conflict_on_duplicate, capture_id, created_at)
+        })
+        .await
+        .map_err(|e| StoreError::Db(sqlx::Error::Protocol(format!("capture writer: {e}"))))?
+    }
+
+    async fn capture_any(
         &self,
         actor: &Actor,
         by: &Capturer,
@@ -723,27 +1030,10 @@ impl Store {
                 existing.insert(row.try_get(0)?);
             }
         }
-        let mut next: i64 =
+        let next: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM epcis_events").fetch_one(&mut *w.tx).await?;
-        let mut batch = Batch::new();
-        let mut stored = Vec::new();
-        let mut duplicates = Vec::new();
-        for ev in &mut doc.events {
-            let id = ev.event_id.clone().unwrap_or_default();
-            if existing.contains(&id) {
-                if conflict_on_duplicate {
-                    return Err(StoreError::Conflict { field: "eventID", value: id });
-                }
-                duplicates.push(id);
-                continue;
-            }
-            existing.insert(id.clone());
-            ev.record_time = Some(record_time);
-            next += 1;
-            let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
-            batch.add(next, ev, &id, body, &capture_id, by);
-            stored.push(id);
-        }
+        let (batch, stored, duplicates) =
+            plan_events(&mut doc, &mut existing, next, record_time, &capture_id, by, conflict_on_duplicate)?;
         batch.insert(&mut w.tx).await?;
         if !doc.namespaces.is_empty() {
             let mut prefixes = Rows::new("epcis_prefixes", &["prefix", "uri"]);
@@ -758,43 +1048,11 @@ impl Store {
             }
             prefixes.insert(&mut w.tx).await?;
         }
-        let job = CaptureJob {
-            capture_id: capture_id.clone(),
-            created_at,
-            finished_at: Some(now()),
-            running: false,
-            success: refused.is_empty(),
-            error_behaviour: behaviour.as_str().to_owned(),
-            errors: refused,
-            event_count: 0,
-            stored_count: stored.len() as i64,
-        };
-        let job = CaptureJob { event_count: (doc.events.len() + job.errors.len()) as i64, ..job };
-        sqlx::query(
-            "INSERT INTO epcis_capture_jobs (capture_id, created_at, finished_at, running, success, error_behaviour, \
-             errors, event_count, stored_count, captured_by_user, captured_by_entity) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&job.capture_id)
-        .bind(&job.created_at)
-        .bind(&job.finished_at)
-        .bind(i64::from(job.running))
-        .bind(i64::from(job.success))
-        .bind(&job.error_behaviour)
-        .bind(serde_json::to_string(&job.errors).unwrap_or_else(|_| "[]".into()))
-        .bind(job.event_count)
-        .bind(job.stored_count)
-        .bind(by.user_id)
-        .bind(by.entity_id)
-        .execute(&mut *w.tx)
-        .await?;
-        let summary = serde_json::json!({
-            "captureID": capture_id,
-            "events": job.event_count,
-            "stored": stored.len(),
-            "duplicates": duplicates.len(),
-            "refused": job.errors.len(),
-        });
+        let (job, summary) =
+            finish_job(&capture_id, created_at, behaviour, refused, doc.events.len(), &stored, &duplicates);
+        let mut jobs = Rows::new("epcis_capture_jobs", JOB_COLS);
+        jobs.push(job_row(&job, by));
+        jobs.insert(&mut w.tx).await?;
         w.audit(actor, "epcis.capture", "epcis_capture", &capture_id, &serde_json::Value::Null, &summary).await?;
         w.commit().await?;
         Ok(CaptureOutcome { job, stored, duplicates })
