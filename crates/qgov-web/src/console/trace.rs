@@ -311,3 +311,66 @@ async fn scope_download(
     let p = with_lang(&who, p);
     crate::api::trace::scope_export(&s, who.user.role, who.user.entity_id, &p).await.or_fail(who.t)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use crate::trace::EdgeOut;
+
+    fn node(id: &str, kind: &str, lot: Option<&str>, depth: u32) -> NodeOut {
+        NodeOut { id: id.into(), kind: kind.into(), lot: lot.map(Into::into), gtin: None, product: None, depth }
+    }
+
+    fn edge(from: &str, to: &str) -> EdgeOut {
+        EdgeOut {
+            from: from.into(),
+            to: to.into(),
+            relation: "lot_member".into(),
+            event_id: None,
+            event_type: "ObjectEvent".into(),
+            biz_step: None,
+            event_time: "2024-03-01T00:00:00.000Z".into(),
+        }
+    }
+
+    fn forward(n: usize) -> TraceOut {
+        let lot = "urn:epc:class:lgtin:0614141.033333.P1";
+        let mut nodes = vec![node(lot, "class", None, 0)];
+        let mut edges = vec![];
+        for i in 0..n {
+            let id = format!("urn:epc:id:sgtin:0614141.033333.{i}");
+            nodes.push(node(&id, "instance", Some(lot), 1));
+            edges.push(edge(lot, &id));
+        }
+        TraceOut { root: lot.into(), direction: "forward".into(), nodes, edges, locations: vec![] }
+    }
+
+    #[test]
+    fn small_traces_draw_every_node_in_columns_by_hops() {
+        let (svg, folded) = draw(&forward(3), &Tr::new(Lang::En));
+        assert_eq!(folded, 0);
+        assert_eq!(svg.matches("<rect").count(), 4);
+        assert_eq!(svg.matches("<line").count(), 3);
+        assert!(svg.contains(">lgtin:0614141.033333.P1</text>") && svg.contains(">sgtin:0614141.033333.2</text>"));
+        // The root sits in the first column of a forward trace, its units in the second.
+        assert!(svg.contains("<rect x=\"10\"") && svg.contains(&format!("<rect x=\"{}\"", 10 + COL_W)));
+    }
+
+    #[test]
+    fn large_traces_fold_items_into_their_lot_and_say_how_many() {
+        let (svg, folded) = draw(&forward(500), &Tr::new(Lang::En));
+        assert_eq!(folded, 500);
+        assert_eq!(svg.matches("<rect").count(), 2, "{svg}");
+        assert!(svg.contains("lgtin:0614141.033333.P1 · 500 items"), "{svg}");
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        let mut t = forward(1);
+        t.nodes[1].id = "https://example.com/<x>&y".into();
+        t.edges[0].to = t.nodes[1].id.clone();
+        let (svg, _) = draw(&t, &Tr::new(Lang::En));
+        assert!(svg.contains("&lt;x&gt;&amp;y") && !svg.contains("<x>"), "{svg}");
+    }
+}
