@@ -21,7 +21,7 @@ use qgov_store::trace::RegisteredPlace;
 use qgov_trace::{Direction, EventFilter, EventView, NodeKind, RecallScope, Trace, TraceIndex};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 /// Events read per database round trip while indexing.
@@ -511,14 +511,20 @@ pub fn scope_out(s: &RecallScope, reg: &Registers) -> ScopeOut {
     }
 }
 
-/// Canonical identifiers whose events make up the records of a trace or scope.
-pub fn trace_ids(t: &Trace) -> Vec<String> {
-    t.nodes.iter().map(|n| n.id.clone()).collect()
+/// The objects whose events make up the records of a trace: canonical identifier → its lot
+/// when the index knows it (an SGTIN commissioned with an ILMD lot number carries no lot in
+/// its own identifier, but its traceability lot code is that lot).
+pub fn trace_ids(t: &Trace) -> HashMap<String, Option<String>> {
+    t.nodes.iter().map(|n| (n.id.clone(), n.lot.clone())).collect()
 }
 
-/// Canonical identifiers of a recall scope (items and the containers that carried them).
-pub fn scope_ids(s: &RecallScope) -> Vec<String> {
-    s.items.iter().map(|i| i.id.clone()).chain(s.containers.iter().cloned()).collect()
+/// The objects of a recall scope (items and the containers that carried them), with lots.
+pub fn scope_ids(s: &RecallScope) -> HashMap<String, Option<String>> {
+    s.items
+        .iter()
+        .map(|i| (i.id.clone(), i.lot.clone()))
+        .chain(s.containers.iter().map(|c| (c.clone(), None)))
+        .collect()
 }
 
 /// Column headings of the FSMA 204-style sortable spreadsheet (21 CFR 1.1455(c): the key
@@ -588,7 +594,12 @@ fn cte(ev: &Event) -> &'static str {
 
 /// One spreadsheet row per object line of each visible event that names a traced object:
 /// each row is one traceability lot (or serialised item) at one critical tracking event.
-pub fn export_rows(events: &[Event], ids: &HashSet<String>, reg: &Registers, vis: &Visibility) -> Vec<Vec<String>> {
+pub fn export_rows(
+    events: &[Event],
+    ids: &HashMap<String, Option<String>>,
+    reg: &Registers,
+    vis: &Visibility,
+) -> Vec<Vec<String>> {
     let mut rows = Vec::new();
     let time_fmt = time::format_description::well_known::Rfc3339;
     for ev in events.iter().filter(|e| vis.allows_event(e)) {
@@ -622,18 +633,19 @@ pub fn export_rows(events: &[Event], ids: &HashSet<String>, reg: &Registers, vis
         {
             lines.push((q.epc_class.as_str(), q.quantity, q.uom.as_deref()));
         }
-        if !lines.iter().any(|(id, _, _)| ids.contains(*id)) {
+        if !lines.iter().any(|(id, _, _)| ids.contains_key(*id)) {
             continue;
         }
         let when = ev.event_time.0.format(&time_fmt).unwrap_or_default();
         for (id, qty, uom) in lines {
             let product = reg.product(id);
+            let known = ids.get(id).and_then(|l| l.as_deref());
             let lot = if id.contains("/21/") {
-                id.split("/21/").next().filter(|h| h.contains("/10/"))
+                known.or_else(|| id.split("/21/").next().filter(|h| h.contains("/10/")))
             } else if id.contains("/10/") {
                 Some(id)
             } else {
-                None
+                known
             };
             rows.push(vec![
                 when.clone(),
@@ -660,6 +672,3 @@ pub fn export_rows(events: &[Event], ids: &HashSet<String>, reg: &Registers, vis
     rows.sort();
     rows
 }
-
-/// The shared state handle.
-pub type SharedTrace = Arc<TraceState>;

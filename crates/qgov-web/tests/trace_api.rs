@@ -400,6 +400,12 @@ async fn export(engine: Engine) {
     // The scope export names the shipment's purchase order as reference document.
     let (_, text, _) = app.send("GET", &format!("/api/v1/trace/scope/export?id={}", urlencode(LA)), admin, None).await;
     assert!(text.contains("PO-1") && text.contains("shipping"), "{text}");
+    // A case carries its lot as traceability lot code although its identifier names none.
+    let case_row = text
+        .lines()
+        .find(|l| l.contains(",packing,") && l.contains(&format!(",{CASE1},")))
+        .expect("the packing row of case 1");
+    assert!(case_row.contains(&format!(",{P1},")), "{case_row}");
     let (s, _, v) = app.send("GET", &format!("{path}&format=pdf"), admin, None).await;
     assert_eq!((s, v["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("format")));
 }

@@ -17,7 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use qgov_domain::{FieldError, FieldErrors, UnifiedCreditCode};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 fn param<'a>(p: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
     p.get(name).map(String::as_str)
@@ -71,7 +71,7 @@ pub async fn scope(
 async fn export_file(
     s: &AppState,
     vis: &Visibility,
-    ids: Vec<String>,
+    ids: HashMap<String, Option<String>>,
     p: &HashMap<String, String>,
     name: &str,
 ) -> Result<Response, ApiError> {
@@ -87,10 +87,10 @@ async fn export_file(
     };
     let english = param(p, "lang").is_some_and(|l| l.starts_with("en"));
     let reg = Registers::load(&s.store).await?;
-    let stored = s.store.epcis_events_naming(&ids).await?;
+    let names: Vec<String> = ids.keys().cloned().collect();
+    let stored = s.store.epcis_events_naming(&names).await?;
     let events: Vec<_> = stored.iter().filter_map(|e| e.to_event().ok().map(|(ev, _)| ev)).collect();
-    let idset: HashSet<String> = ids.into_iter().collect();
-    let rows = export_rows(&events, &idset, &reg, vis);
+    let rows = export_rows(&events, &ids, &reg, vis);
     let bytes = tabular::write(format, &export_header(english), &rows).map_err(ApiError::Internal)?;
     let disposition = format!("attachment; filename=\"{name}.{}\"", format.extension());
     Ok(([(header::CONTENT_TYPE, format.content_type().to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes)
