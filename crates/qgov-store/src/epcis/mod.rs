@@ -8,8 +8,8 @@
 //!
 //! On PostgreSQL, writes go through sqlx's `Any` driver like the rest of the store, as multi-row
 //! `INSERT … VALUES (…), (…)` statements of up to [`MAX_BINDS`] values. On SQLite a capture runs
-//! on the [`NativeWriter`]'s own connection instead (prepared single-row statements, see
-//! [`native`]), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
+//! on the `NativeWriter`'s own connection instead (prepared single-row statements, see
+//! `native.rs`), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
 
 mod native;
 pub mod query;
