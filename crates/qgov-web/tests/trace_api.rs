@@ -5,56 +5,15 @@
 //! afterwards for a case of a decoy chain that must never be reached. Enterprise scoping,
 //! sharing a recall scope, bad and unknown ids, and the export's columns.
 
-use qgov_domain::{Role, UnifiedCreditCode};
-use qgov_store::{Actor, Engine, NewUser, Store, testing};
+use qgov_domain::Role;
+use qgov_store::{Actor, Engine, NewUser};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-struct App {
-    base: String,
-    store: Store,
-    http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn spawn(engine: Engine) -> App {
-    let url = testing::fresh_database(engine).await;
-    let store = Store::connect(&url).await.unwrap();
-    let app = qgov_web::Application::bind("127.0.0.1:0", store.clone(), qgov_web::Config::default()).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
-        let _ = rx.await;
-    }));
-    App { base, store, http: reqwest::Client::new(), shutdown: Some(tx) }
-}
-
-fn code(body: &str) -> String {
-    UnifiedCreditCode::compose("91120116", body).unwrap().to_string()
-}
+mod common;
+use common::{App, code, spawn};
 
 impl App {
-    async fn token(&self, username: &str, role: Role, entity_id: Option<i64>) -> String {
-        let department_id = matches!(role, Role::Regulator | Role::Inspector).then_some(1);
-        let user = self
-            .store
-            .create_user(
-                &Actor::system(),
-                &NewUser { username: username.into(), password: "password-123".into(), role, department_id, entity_id },
-            )
-            .await
-            .unwrap();
-        self.store.create_token(&Actor::system(), user.id, "test").await.unwrap().1
-    }
-
     async fn send(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (StatusCode, String, Value) {
         let mut rb = self.http.request(method.parse().unwrap(), format!("{}{}", self.base, path)).bearer_auth(token);
         if let Some(b) = body {
