@@ -53,19 +53,7 @@ export async function startServer() {
   createUser('admin', 'admin', 'admin-password-1234');
   const token = qgov(['token', 'create', '--username', 'admin'], env).trim().split('\n').pop().trim();
 
-  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
-  const base = await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${stderr}`)), 30000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/[0-9.]+:\d+)/);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}): ${stderr}`)); });
-  });
+  const { base, child } = await serve(env);
 
   async function api(method, urlPath, body) {
     const res = await fetch(base + urlPath, {
@@ -82,6 +70,58 @@ export async function startServer() {
     base,
     createUser,
     api,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** `qgov serve` on port 0 with `env`; resolves with the base URL and the process once it listens. */
+async function serve(env) {
+  const child = spawn(BIN, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}${stderr}`)), 30000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/[0-9.]+:\d+)/);
+      if (m) { clearTimeout(timer); resolve(m[1]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}): ${stderr}`)); });
+  });
+  return { base, child };
+}
+
+/**
+ * Seed the demo district (`qgov demo --no-serve`: register entities and locations, the
+ * 3,000-event traced food chain, the demo accounts) into a fresh database, give the named
+ * demo accounts API tokens, and serve it. Returns the base URL, the product lot `qgov demo`
+ * offers to trace, `api(method, path, body, username)` answering the raw Response, and `stop()`.
+ */
+export async function startDemoServer(tokenUsers = ['admin']) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'qgov-browser-demo-'));
+  const url = `sqlite://${dir}/qgov.db`;
+  const env = { ...process.env, QGOV_DATABASE_URL: url, RUST_LOG: process.env.RUST_LOG || 'warn' };
+  const seeded = qgov(['demo', '--no-serve', '--database-url', url], env);
+  const link = seeded.match(/try a trace \(signed in\): (\S+)/);
+  if (!link) throw new Error(`qgov demo printed no trace link: ${seeded}`);
+  const traceRoot = new URL(link[1], 'http://demo').searchParams.get('id');
+  const tokens = {};
+  for (const u of tokenUsers) tokens[u] = qgov(['token', 'create', '--username', u], env).trim().split('\n').pop().trim();
+  const { base, child } = await serve(env);
+  return {
+    base,
+    traceRoot,
+    api(method, urlPath, body, username = tokenUsers[0]) {
+      return fetch(base + urlPath, {
+        method,
+        headers: { authorization: `Bearer ${tokens[username]}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
     stop() {
       child.kill('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
