@@ -18,6 +18,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use qgov_domain::FieldErrors;
 use std::collections::{BTreeMap, HashMap};
 
 pub fn router() -> Router<AppState> {
@@ -121,7 +122,7 @@ fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
     svg.push_str("<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"trace-arrow\"/></marker></defs>");
     let mut seen = std::collections::HashSet::new();
     for e in &t.edges {
-        let (Some(a), Some(b)) = (map.get(e.from.as_str()), map.get(e.to.as_str())) else { continue };
+        let (Some(a), Some(b)) = (map.get(&*e.from), map.get(&*e.to)) else { continue };
         if a == b || !seen.insert((a.clone(), b.clone())) {
             continue;
         }
@@ -159,6 +160,26 @@ fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
     }
     svg.push_str("</svg>");
     (svg, folded_total)
+}
+
+/// What was wrong with a trace request's parameters, in the reader's language where the
+/// catalogue has the words (the id); other fields (direction, format) name their choices.
+fn invalid_detail(t: &Tr, errors: &FieldErrors) -> String {
+    let parts: Vec<String> = errors
+        .0
+        .iter()
+        .map(|e| if e.field == "id" { t.get("trace-bad-id") } else { format!("{}: {}", e.field, e.message) })
+        .collect();
+    parts.join("; ")
+}
+
+/// The page for a refused trace request. A bad id, direction or format is the caller's
+/// mistake (400 saying what was wrong); `Failure::from_api` would log it and answer 500.
+fn refused(t: Tr, e: ApiError) -> Failure {
+    match e {
+        ApiError::Invalid(errors) => Failure::new(t, StatusCode::BAD_REQUEST).with_detail(invalid_detail(&t, &errors)),
+        other => Failure::from_api(t, other),
+    }
 }
 
 async fn visibility(s: &AppState, who: &Signed, shared_root: Option<&str>) -> Result<Visibility, ApiError> {
@@ -216,8 +237,8 @@ async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
             (page.svg, page.folded, page.result) = (svg, folded, Some(out));
             StatusCode::OK
         }
-        Err(ApiError::Invalid(_)) => {
-            page.error = Some(t.get("trace-bad-id"));
+        Err(ApiError::Invalid(errors)) => {
+            page.error = Some(invalid_detail(&t, &errors));
             StatusCode::UNPROCESSABLE_ENTITY
         }
         Err(ApiError::NotFound) => {
@@ -273,7 +294,7 @@ async fn scope_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
     let reg = Registers::load(&s.store).await.or_fail(t)?;
     let scope = {
         let ix = s.trace.current(&s.store).await.or_fail(t)?;
-        scope_out(&run_scope(&ix, &canonical, &vis).or_fail(t)?, &reg)
+        scope_out(&run_scope(&ix, &canonical, &vis).map_err(|e| refused(t, e))?, &reg)
     };
     let page = ScopePage {
         c: who.chrome(t.get("trace-scope-title")),
@@ -300,7 +321,7 @@ async fn trace_download(
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     let p = with_lang(&who, p);
-    crate::api::trace::trace_export(&s, who.user.role, who.user.entity_id, &p).await.or_fail(who.t)
+    crate::api::trace::trace_export(&s, who.user.role, who.user.entity_id, &p).await.map_err(|e| refused(who.t, e))
 }
 
 async fn scope_download(
@@ -309,7 +330,7 @@ async fn scope_download(
     Query(p): Query<HashMap<String, String>>,
 ) -> Result<Response, Failure> {
     let p = with_lang(&who, p);
-    crate::api::trace::scope_export(&s, who.user.role, who.user.entity_id, &p).await.or_fail(who.t)
+    crate::api::trace::scope_export(&s, who.user.role, who.user.entity_id, &p).await.map_err(|e| refused(who.t, e))
 }
 
 #[cfg(test)]
@@ -366,10 +387,30 @@ mod tests {
     }
 
     #[test]
+    fn bad_parameters_are_refused_with_400_and_what_was_wrong_not_500() {
+        let t = Tr::new(Lang::Zh);
+        let bad = |field: &str, message: &str| {
+            ApiError::Invalid(FieldErrors(vec![qgov_domain::FieldError {
+                field: field.into(),
+                code: "invalid",
+                message: message.into(),
+            }]))
+        };
+        let id = refused(t, bad("id", "not an EPC URN"));
+        assert_eq!(id.status, StatusCode::BAD_REQUEST);
+        assert_eq!(id.detail.as_deref(), Some(t.get("trace-bad-id").as_str()));
+        let format = refused(t, bad("format", "csv or xlsx"));
+        assert_eq!(format.status, StatusCode::BAD_REQUEST);
+        assert_eq!(format.detail.as_deref(), Some("format: csv or xlsx"));
+        assert_eq!(refused(t, ApiError::NotFound).status, StatusCode::NOT_FOUND);
+        assert_eq!(refused(t, ApiError::Internal("disk".into())).status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
     fn labels_are_escaped() {
         let mut t = forward(1);
         t.nodes[1].id = "https://example.com/<x>&y".into();
-        t.edges[0].to = t.nodes[1].id.clone();
+        t.edges[0].to = t.nodes[1].id.as_str().into();
         let (svg, _) = draw(&t, &Tr::new(Lang::En));
         assert!(svg.contains("&lt;x&gt;&amp;y") && !svg.contains("<x>"), "{svg}");
     }
