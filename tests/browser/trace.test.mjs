@@ -1,0 +1,372 @@
+// The trace pages in real Chromium against the demo district (`qgov demo`: a 3,000-event
+// traced food chain): the SVG graph agrees with /api/v1/trace, the recall-scope table and
+// its areas agree with /api/v1/trace/scope, the exports download, a shared scope opens for
+// the enterprise it was shared with and for no one else, bad ids get readable pages, and the
+// pages fit a phone.
+//   QGOV_BIN=target/debug/qgov node --test tests/browser/trace.test.mjs
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
+import { launchBrowser, login, newPage, screenshot, startDemoServer } from './support.mjs';
+
+const REGULATOR = ['regulator', 'demo-regulator-2026'];
+const ENTERPRISE = ['enterprise', 'demo-enterprise-2026'];
+const ENTERPRISE2 = ['enterprise2', 'demo-enterprise-2026'];
+// The places the test registers for the chain's GLNs: streets and grids of Binhai New Area.
+const STREETS = ['新港街道', '塘沽街道', '泰达街道'];
+const UNKNOWN_AREA = '未登记地点';
+
+/** GS1 mod-10 check digit (GS1 General Specifications §7.9). */
+function gs1Check(digits) {
+  const sum = [...digits].reverse().reduce((s, d, i) => s + Number(d) * (i % 2 === 0 ? 3 : 1), 0);
+  return String((10 - (sum % 10)) % 10);
+}
+
+/** The GLN of an SGLN or PGLN URN (`urn:epc:id:sgln:6901234.00001.0`), else null. */
+function glnOf(urn) {
+  const m = urn.match(/^urn:epc:id:[sp]gln:(\d+)\.(\d*)/);
+  return m ? m[1] + m[2] + gs1Check(m[1] + m[2]) : null;
+}
+
+/** Records of a CSV file (RFC 4180 quoting), without the trailing empty line. */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') { row.push(field); field = ''; } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field); rows.push(row); row = []; field = '';
+    } else field += c;
+  }
+  if (field !== '' || row.length) { row.push(field); rows.push(row); }
+  return rows;
+}
+
+/** One member of a ZIP archive (an XLSX file), read through its central directory. */
+function unzipEntry(buf, name) {
+  let eocd = buf.length - 22;
+  while (eocd >= 0 && buf.readUInt32LE(eocd) !== 0x06054b50) eocd--;
+  assert.ok(eocd >= 0, 'a ZIP archive');
+  let p = buf.readUInt32LE(eocd + 16);
+  for (let n = buf.readUInt16LE(eocd + 10); n > 0; n--) {
+    const [method, size, nameLen, extraLen, commentLen, local] = [
+      buf.readUInt16LE(p + 10), buf.readUInt32LE(p + 20), buf.readUInt16LE(p + 28),
+      buf.readUInt16LE(p + 30), buf.readUInt16LE(p + 32), buf.readUInt32LE(p + 42),
+    ];
+    if (buf.toString('utf8', p + 46, p + 46 + nameLen) === name) {
+      const start = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+      const data = buf.subarray(start, start + size);
+      return (method === 8 ? inflateRawSync(data) : data).toString('utf8');
+    }
+    p += 46 + nameLen + extraLen + commentLen;
+  }
+  throw new Error(`${name} is not in the archive`);
+}
+
+/** The rows of the first sheet of an XLSX file, each as its cells' text. */
+function xlsxRows(buf) {
+  const shared = [...unzipEntry(buf, 'xl/sharedStrings.xml').matchAll(/<si>([\s\S]*?)<\/si>/g)]
+    .map((m) => [...m[1].matchAll(/<t[^>]*>([^<]*)<\/t>/g)].map((t) => t[1]).join(''));
+  const sheet = unzipEntry(buf, 'xl/worksheets/sheet1.xml');
+  return [...sheet.matchAll(/<row[^>]*>([\s\S]*?)<\/row>/g)].map((r) =>
+    [...r[1].matchAll(/<c([^>]*?)(?:\/>|>([\s\S]*?)<\/c>)/g)].map(([, attrs, inner = '']) => {
+      const v = inner.match(/<v>([^<]*)<\/v>/)?.[1] ?? inner.match(/<t[^>]*>([^<]*)<\/t>/)?.[1] ?? '';
+      return /t="s"/.test(attrs) ? shared[Number(v)] : v;
+    }));
+}
+
+/** What the server draws for a trace (console/trace.rs `draw`, below its folding limit). */
+function expectedDrawing(t) {
+  const pairs = new Set(t.edges.filter((e) => e.from !== e.to).map((e) => `${e.from}\n${e.to}`));
+  return { nodes: t.nodes.length, lines: pairs.size };
+}
+
+/** Click a download link and return the downloaded file's bytes. */
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  assert.equal(await dl.failure(), null);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+}
+
+/** No horizontal scrolling of the page itself (wide graphs and tables scroll in their box). */
+async function assertFitsWidth(page) {
+  const { scroll, width } = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    width: document.documentElement.clientWidth,
+  }));
+  assert.ok(scroll <= width, `the page scrolls sideways: ${scroll} > ${width}`);
+}
+
+describe('trace pages', () => {
+  let server;
+  let browser;
+  let root; // the product lot `qgov demo` offers
+  let farmLot; // a farm lot of the main chain upstream of it
+  let places; // GLN → the registered place the test gave it
+  let ownPlace; // the GLN registered to the `enterprise` account's entity
+
+  /** GET an API path as a user; the parsed JSON of a 200. */
+  async function get(urlPath, user = 'regulator') {
+    const res = await server.api('GET', urlPath, undefined, user);
+    assert.equal(res.status, 200, `${urlPath} → ${res.status}`);
+    return res.json();
+  }
+  const traceApi = (id, direction, user) =>
+    get(`/api/v1/trace?id=${encodeURIComponent(id)}&direction=${direction}`, user);
+  const scopeApi = (id, user) => get(`/api/v1/trace/scope?id=${encodeURIComponent(id)}`, user);
+
+  async function signedIn([username, password], options) {
+    const page = await newPage(browser, options);
+    await login(page, server.base, username, password);
+    return page;
+  }
+
+  before(async () => {
+    server = await startDemoServer(['admin', 'regulator', 'enterprise', 'enterprise2']);
+    root = server.traceRoot;
+    assert.match(root, /^(urn:epc:class:lgtin:|https:\/\/id\.gs1\.org\/01\/)/, 'qgov demo names a product lot');
+    const back = await traceApi(root, 'backward');
+    // Farm lots are the generator's `F<farm>D<day>H<k>` lot numbers.
+    farmLot = back.nodes.find((n) => n.kind === 'class' && /\.F\d+D\d+H\d+$/.test(n.id))?.id;
+    assert.ok(farmLot, `a farm lot upstream of ${root}`);
+
+    // Register every place of the chain the test looks at, spread over streets and grids,
+    // so that names, streets and grids come from the locations register as in production.
+    const fwd = await traceApi(farmLot, 'forward');
+    const scope = await scopeApi(farmLot);
+    const glns = new Set();
+    for (const l of [...back.locations, ...fwd.locations]) if (glnOf(l.id)) glns.add(glnOf(l.id));
+    for (const i of scope.items) if (i.lastLocation && glnOf(i.lastLocation)) glns.add(glnOf(i.lastLocation));
+    const owned = await get('/api/v1/enterprises', 'enterprise');
+    const ownUscc = owned.items[0].uscc;
+    // The `enterprise` account's entity owns the shop where the first case of the scope ended.
+    ownPlace = glnOf(scope.items.find((i) => i.kind === 'instance' && i.disposition === 'retail_sold').lastLocation);
+    places = new Map();
+    [...glns].sort().forEach((gln, n) => {
+      const street = STREETS[n % STREETS.length];
+      places.set(gln, { name: `测试追溯地点${String(n + 1).padStart(2, '0')}`, street, grid: `${street}第${(n % 2) + 1}网格` });
+    });
+    for (const [gln, p] of places) {
+      const body = { gln, name: p.name, kind: 'other', street: p.street, grid: p.grid };
+      if (gln === ownPlace) body.owner_uscc = ownUscc;
+      const res = await server.api('POST', '/api/v1/locations', body, 'admin');
+      assert.equal(res.status, 201, `register ${gln}: ${await res.text()}`);
+    }
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.stop();
+  });
+
+  test('a regulator traces the demo lot backward and forward; the graph and places match the API', async () => {
+    const page = await signedIn(REGULATOR);
+    for (const direction of ['backward', 'forward']) {
+      const api = await traceApi(root, direction);
+      if (direction === 'backward') {
+        await page.goto(`${server.base}/console/trace?id=${encodeURIComponent(root)}`);
+      } else {
+        // Switch through the form, as a user would.
+        await page.selectOption('#trace-direction', 'forward');
+        await Promise.all([page.waitForURL(/direction=forward/), page.click('[data-testid=trace-form] button[type=submit]')]);
+      }
+      assert.equal(await page.inputValue('#trace-direction'), direction);
+      const svg = page.locator('[data-testid=trace-graph] svg.trace-graph');
+      await svg.waitFor();
+      assert.ok(api.nodes.length > 1 && api.nodes.length <= 300, `${direction}: ${api.nodes.length} nodes, drawn unfolded`);
+      const want = expectedDrawing(api);
+      assert.equal(await svg.locator('g.trace-node').count(), want.nodes, `${direction}: one box per node`);
+      assert.equal(await svg.locator('line.trace-edge').count(), want.lines, `${direction}: one line per linked pair`);
+      assert.equal(await svg.locator('g.trace-node.root').count(), 1, 'the root is marked');
+      assert.equal(await page.locator('[data-testid=trace-folded]').count(), 0);
+      const heading = await page.textContent('section.panel h2');
+      assert.match(heading, new RegExp(`${api.nodes.length} 个对象 · ${api.edges.length} 条关联`));
+
+      // The places list: every location of the API, by its registered name where it has one.
+      const rows = page.locator('[data-testid=trace-locations] tbody tr');
+      assert.equal(await rows.count(), api.locations.length);
+      const listed = (await rows.allTextContents()).join('\n');
+      for (const l of api.locations) {
+        assert.ok(listed.includes(l.id), `${direction}: ${l.id} is listed`);
+        const gln = glnOf(l.id);
+        if (places.has(gln) && l.id.includes(':sgln:')) assert.ok(listed.includes(places.get(gln).name), `${l.id} by name`);
+      }
+      assert.ok(api.locations.some((l) => l.name && places.has(glnOf(l.id))), 'the API names registered places too');
+      await screenshot(page, `trace-${direction}`);
+    }
+
+    // A node of the graph links to its own trace: the farm lot, backward.
+    await page.goto(`${server.base}/console/trace?id=${encodeURIComponent(root)}&direction=backward`);
+    await Promise.all([
+      page.waitForURL((u) => u.searchParams.get('id') === farmLot),
+      page.locator(`svg.trace-graph a:has(title:text-is("${farmLot}"))`).click(),
+    ]);
+    assert.equal(await page.inputValue('#trace-id'), farmLot);
+    const farmBack = await traceApi(farmLot, 'backward');
+    assert.equal(await page.locator('svg.trace-graph g.trace-node').count(), expectedDrawing(farmBack).nodes);
+    await page.context().close();
+  });
+
+  test('the recall scope of a farm lot lists what the API lists, by street and grid, and exports it', async () => {
+    const page = await signedIn(REGULATOR);
+    await page.goto(`${server.base}/console/trace?id=${encodeURIComponent(farmLot)}&direction=forward`);
+    await Promise.all([page.waitForURL(/\/console\/trace\/scope\?/), page.click('[data-testid=scope-link]')]);
+    const api = await scopeApi(farmLot);
+    assert.ok(api.items.length > 10, `a farm lot reaches many items (${api.items.length})`);
+
+    const rows = page.locator('[data-testid=scope-items] tbody tr');
+    assert.equal(await rows.count(), api.items.length);
+    assert.deepEqual(await page.locator('[data-testid=scope-items] tbody tr td:first-child').allTextContents(),
+      api.items.map((i) => i.id), 'the same items in the same order');
+    assert.match(await page.textContent('main'), new RegExp(`下游共 ${api.items.length} 个单品或批次`));
+    assert.equal(await page.locator('[data-testid=scope-parties] tbody tr').count(), Math.max(api.parties.length, 1));
+
+    // Areas: one card per (street, grid), sorted, counting the items whose last place is there.
+    const expected = new Map();
+    for (const i of api.items) {
+      const key = `${i.street ?? UNKNOWN_AREA}${i.grid ? ` · ${i.grid}` : ''}`;
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    }
+    const shown = await page.locator('[data-testid=scope-areas] .trace-area').evaluateAll((cards) =>
+      cards.map((c) => [c.querySelector('strong').nextSibling?.textContent.trim()
+        ? `${c.querySelector('strong').textContent}${c.querySelector('strong').nextSibling.textContent.replace(/\s+/g, ' ').trimEnd()}`
+        : c.querySelector('strong').textContent, Number(c.querySelector('.num').textContent)]));
+    const sortedKeys = [...expected.keys()].sort();
+    assert.deepEqual(shown, sortedKeys.map((k) => [k, expected.get(k)]), 'areas grouped and sorted by street, then grid');
+    assert.ok(expected.size > 1, 'the items spread over more than one street or grid');
+    assert.equal(shown.reduce((s, [, n]) => s + n, 0), api.items.length);
+    // Each item's row names the area of its last place, as registered.
+    const areaCells = await page.locator('[data-testid=scope-items] tbody tr td:nth-child(4)').allTextContents();
+    api.items.forEach((i, n) => {
+      const p = i.lastLocation && places.get(glnOf(i.lastLocation));
+      if (p) assert.equal(areaCells[n].trim(), `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
+    });
+    await screenshot(page, 'trace-scope');
+
+    // Exports: Chinese headings by default; the console's files hold the API's rows.
+    const viaApi = await server.api('GET', `/api/v1/trace/scope/export?id=${encodeURIComponent(farmLot)}&format=csv`, undefined, 'regulator');
+    assert.equal(viaApi.status, 200);
+    const apiRows = parseCsv((await viaApi.text()).replace(/^\uFEFF/, ''));
+    const csv = await download(page, '[data-testid=scope-csv]');
+    assert.match(csv.name, /\.csv$/);
+    const csvRows = parseCsv(csv.bytes.toString('utf8').replace(/^\uFEFF/, ''));
+    assert.equal(csvRows[0][0], '事件时间', 'the header row is in Chinese');
+    assert.ok(csvRows[0].includes('追溯批次码') && csvRows[0].includes('地点名称'));
+    assert.equal(csvRows.length, apiRows.length);
+    assert.ok(csvRows.length > api.items.length, 'at least one event row per item');
+    assert.ok(csvRows.slice(1).every((r) => r.length === csvRows[0].length), 'every row has every column');
+    const lotColumn = csvRows[0].indexOf('追溯批次码');
+    assert.ok(csvRows.some((r) => r[lotColumn] && farmLot.endsWith(r[lotColumn])), 'the farm lot is in the file');
+    const xlsx = await download(page, `a[href*="format=xlsx"]`);
+    assert.match(xlsx.name, /\.xlsx$/);
+    const sheet = xlsxRows(xlsx.bytes);
+    assert.deepEqual(sheet[0], csvRows[0], 'the same Chinese header row');
+    assert.equal(sheet.length, csvRows.length, 'as many rows as the CSV');
+    await page.context().close();
+  });
+
+  test('a shared recall scope opens for that enterprise only; others get a clear refusal', async () => {
+    const regScope = await scopeApi(farmLot);
+    const scopeUrl = `${server.base}/console/trace/scope?id=${encodeURIComponent(farmLot)}`;
+    const traceUrl = `${server.base}/console/trace?id=${encodeURIComponent(farmLot)}&direction=forward`;
+
+    // Before any share, enterprise2 (no place in the chain) sees none of it.
+    const other = await signedIn(ENTERPRISE2);
+    const refused = await other.goto(scopeUrl);
+    assert.equal(refused.status(), 404);
+    assert.match(await other.textContent('.error-code'), /404/);
+    assert.match(await other.textContent('main'), /页面不存在/);
+    assert.doesNotMatch(await other.content(), /测试追溯地点/);
+    const notTraced = await other.goto(traceUrl);
+    assert.equal(notTraced.status(), 404);
+    assert.match(await other.textContent('[data-testid=trace-error]'), /在您可见的事件中没有该标识/);
+    assert.equal(await other.locator('svg.trace-graph').count(), 0);
+    await screenshot(other, 'trace-scope-not-shared');
+
+    // `enterprise` owns one retailer place: it sees its own part of the chain, not the farm's.
+    const own = await signedIn(ENTERPRISE);
+    const ownItem = regScope.items.find((i) => i.kind === 'instance' && glnOf(i.lastLocation) === ownPlace);
+    const ownTrace = await traceApi(ownItem.id, 'backward', 'enterprise');
+    assert.ok(!ownTrace.nodes.some((n) => n.id === farmLot), 'the API hides the farm lot from the retailer');
+    await own.goto(`${server.base}/console/trace?id=${encodeURIComponent(ownItem.id)}`);
+    const ownList = await own.textContent('[data-testid=trace-locations]');
+    assert.ok(ownList.includes(places.get(ownPlace).name), 'its own place is named');
+    const farmPlace = places.get(glnOf((await traceApi(farmLot, 'backward')).locations[0].id));
+    assert.doesNotMatch(ownList, new RegExp(farmPlace.name), 'the farm is not among its places');
+    assert.equal(await own.locator('svg.trace-graph g.trace-node').count(), expectedDrawing(ownTrace).nodes);
+    assert.equal((await own.goto(scopeUrl)).status(), 404, 'the farm lot\'s scope is not its own');
+
+    // The regulator shares the scope with enterprise2 (the console has no share form; the API does it).
+    const [uscc2] = (await get('/api/v1/enterprises', 'enterprise2')).items.map((e) => e.uscc);
+    const share = await server.api('POST', '/api/v1/trace/scope/shares', { id: farmLot, enterprise: uscc2 }, 'regulator');
+    assert.equal(share.status, 201, await share.text());
+    const shared = await other.goto(scopeUrl);
+    assert.equal(shared.status(), 200);
+    assert.equal(await other.locator('[data-testid=scope-items] tbody tr').count(), regScope.items.length, 'the whole scope');
+    assert.match(await other.textContent('[data-testid=scope-areas]'), /测试追溯地点/);
+    const csv = await download(other, '[data-testid=scope-csv]');
+    assert.equal(parseCsv(csv.bytes.toString('utf8').replace(/^\uFEFF/, ''))[0][0], '事件时间');
+    await screenshot(other, 'trace-scope-shared');
+    // The share opens the scope only, not the trace of the farm's part of the chain …
+    assert.equal((await other.goto(traceUrl)).status(), 404);
+    // … and only for enterprise2.
+    assert.equal((await own.goto(scopeUrl)).status(), 404);
+    await other.context().close();
+    await own.context().close();
+  });
+
+  test('bad and unknown ids get readable pages, not server errors', async () => {
+    const page = await signedIn(REGULATOR);
+    const bad = await page.goto(`${server.base}/console/trace?id=${encodeURIComponent('not an id')}`);
+    assert.equal(bad.status(), 422);
+    assert.match(await page.textContent('[data-testid=trace-error]'), /不是有效的 EPC URN/);
+    assert.equal(await page.inputValue('#trace-id'), 'not an id', 'the form keeps what was typed');
+
+    const unknown = 'urn:epc:class:lgtin:6901234.099999.NOSUCHLOT';
+    assert.equal((await page.goto(`${server.base}/console/trace?id=${encodeURIComponent(unknown)}`)).status(), 404);
+    assert.match(await page.textContent('[data-testid=trace-error]'), /没有该标识/);
+
+    const badScope = await page.goto(`${server.base}/console/trace/scope?id=${encodeURIComponent('not an id')}`);
+    assert.equal(badScope.status(), 400);
+    assert.match(await page.textContent('.error-page'), /不是有效的 EPC URN/);
+    assert.equal((await page.goto(`${server.base}/console/trace/scope?id=${encodeURIComponent(unknown)}`)).status(), 404);
+    assert.match(await page.textContent('.error-code'), /404/);
+
+    // The exports and the direction answer a bad request with a page saying what was wrong.
+    for (const [path, status, says] of [
+      [`/console/trace/export?id=${encodeURIComponent('not an id')}&format=csv`, 400, /不是有效的 EPC URN/],
+      [`/console/trace/scope/export?id=${encodeURIComponent(farmLot)}&format=pdf`, 400, /format: csv or xlsx/],
+      [`/console/trace?id=${encodeURIComponent(root)}&direction=sideways`, 422, /direction: backward or forward/],
+    ]) {
+      const res = await page.goto(`${server.base}${path}`);
+      assert.equal(res.status(), status, path);
+      assert.match(await page.textContent('main'), says, path);
+      assert.doesNotMatch(await page.textContent('main'), /系统错误/);
+    }
+    await screenshot(page, 'trace-bad-id');
+    await page.context().close();
+  });
+
+  test('the trace and scope pages fit a phone', async () => {
+    const page = await signedIn(REGULATOR, { viewport: { width: 390, height: 844 }, isMobile: true });
+    await page.goto(`${server.base}/console/trace?id=${encodeURIComponent(root)}&direction=forward`);
+    await page.locator('svg.trace-graph').waitFor();
+    await assertFitsWidth(page);
+    const canvas = await page.locator('[data-testid=trace-graph]').boundingBox();
+    assert.ok(canvas.x >= 0 && canvas.x + canvas.width <= 390, 'the graph scrolls inside its box');
+    await screenshot(page, 'trace-phone');
+    await page.goto(`${server.base}/console/trace/scope?id=${encodeURIComponent(farmLot)}`);
+    await assertFitsWidth(page);
+    await screenshot(page, 'trace-scope-phone');
+    await page.context().close();
+  });
+});
