@@ -141,6 +141,19 @@ impl Epc {
     pub fn render_preferring_urn(&self) -> String {
         self.render(EpcFormat::EpcUrn)
     }
+
+    /// [`Epc::render_preferring_urn`] of an identifier already in canonical form (as the store
+    /// and the trace index hold them), with one Digital Link parse instead of three. A string
+    /// that is not a canonical GS1 key comes back unchanged.
+    pub fn canonical_to_urn(canonical: &str) -> String {
+        if canonical.starts_with(CANONICAL_HOST)
+            && let Ok(Some(key)) = parse_digital_link(canonical)
+            && let Some(urn) = key.to_epc_urn(DEFAULT_GCP_LENGTH)
+        {
+            return urn;
+        }
+        canonical.to_owned()
+    }
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -831,6 +844,29 @@ mod tests {
             "https://id.gs1.org/01/80614141123458/21/6789%2F%26%25%22%21%3F%28%29"
         );
         assert_eq!(dl("urn:epc:idpat:sgtin:4012345.066666.*"), "https://id.gs1.org/01/04012345666663");
+    }
+
+    #[test]
+    fn canonical_to_urn_agrees_with_parse_and_render() {
+        for id in [
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "urn:epc:id:sscc:4012345.3111111111",
+            "urn:epc:id:sgln:4012345.00005.122",
+            "urn:epc:id:pgln:999999999999.",
+            "urn:epc:class:lgtin:4012345.012345.Lot987",
+            "urn:epc:id:sgtin:0614141.812345.6789%2F%26%25%22!%3F()",
+            "urn:epc:idpat:sgtin:4012345.066666.*",
+            "https://id.gs1.org/01/09521234543213/10/LOT-7/21/1",
+            "urn:example:thing:1",
+            "https://example.com/not/a/key",
+        ] {
+            let epc = Epc::parse(id).unwrap();
+            assert_eq!(
+                Epc::canonical_to_urn(epc.as_str()),
+                Epc::parse(epc.as_str()).unwrap().render_preferring_urn(),
+                "{id}"
+            );
+        }
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn encode(s: &str, out: &mut Vec<u8>) {
 /// Interned identifiers: canonical string ↔ dense `u32`.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Interner {
-    arena: Vec<u8>,
+    arena: String,
     /// Start of each string in `arena`; one extra entry at the end.
     starts: Vec<u32>,
     /// Open-addressing table of `id + 1` (0 = empty); length a power of two.
@@ -63,14 +63,23 @@ impl Interner {
 
     fn encoded(&self, id: u32) -> &[u8] {
         let i = id as usize;
-        &self.arena[self.starts[i] as usize..self.starts[i + 1] as usize]
+        &self.arena.as_bytes()[self.starts[i] as usize..self.starts[i + 1] as usize]
     }
 
     /// The string of an id.
     pub(crate) fn resolve(&self, id: u32) -> String {
-        let b = self.encoded(id);
-        let rest = std::str::from_utf8(&b[1..]).expect("arena holds UTF-8");
-        if b[0] == TAG_GS1 { format!("{GS1_HOST}{rest}") } else { rest.to_string() }
+        let i = id as usize;
+        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        // Tags are ASCII, so `start + 1` is a character boundary: slicing checks, no scan.
+        let rest = &self.arena[start + 1..end];
+        if self.arena.as_bytes()[start] == TAG_GS1 {
+            let mut s = String::with_capacity(GS1_HOST.len() + rest.len());
+            s.push_str(GS1_HOST);
+            s.push_str(rest);
+            s
+        } else {
+            rest.to_string()
+        }
     }
 
     fn find(&self, key: &[u8], h: u64) -> Result<u32, usize> {
@@ -110,7 +119,7 @@ impl Interner {
                 if self.starts.is_empty() {
                     self.starts.push(0);
                 }
-                self.arena.extend_from_slice(&key);
+                self.arena.push_str(std::str::from_utf8(&key).expect("an ASCII tag and a str are UTF-8"));
                 let end = u32::try_from(self.arena.len()).map_err(|_| IndexError::Capacity("identifier text"))?;
                 self.starts.push(end);
                 if (self.len() + 1) * 3 > self.table.len() * 2 {

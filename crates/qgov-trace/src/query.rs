@@ -11,7 +11,10 @@
 //! first), so each object in mode self is expanded once.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use qgov_epcis::Epc;
 use serde::Serialize;
@@ -49,6 +52,28 @@ pub enum NodeKind {
     Transformation,
 }
 
+impl Direction {
+    /// The wire name (`backward`, `forward`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Backward => "backward",
+            Direction::Forward => "forward",
+        }
+    }
+}
+
+impl NodeKind {
+    /// The wire name (`instance`, `class`, `container`, `transformation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeKind::Instance => "instance",
+            NodeKind::Class => "class",
+            NodeKind::Container => "container",
+            NodeKind::Transformation => "transformation",
+        }
+    }
+}
+
 /// How two nodes are linked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,20 +88,34 @@ pub enum Relation {
     LotMember,
 }
 
+impl Relation {
+    /// The wire name (`transformation`, `packed_into`, `contains`, `lot_member`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Transformation => "transformation",
+            Relation::PackedInto => "packed_into",
+            Relation::Contains => "contains",
+            Relation::LotMember => "lot_member",
+        }
+    }
+}
+
 /// A node of a trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceNode {
-    /// Canonical identifier.
-    pub id: String,
+    /// Canonical identifier (shared with the edges that name it).
+    pub id: Arc<str>,
     /// What it is.
     pub kind: NodeKind,
     /// The lot of an instance, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lot: Option<String>,
+    pub lot: Option<Arc<str>>,
     /// A class without a lot (a bare GTIN): shown, not followed (it would reach every lot).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub not_followed: bool,
+    /// Fewest links from the root, whichever way they point (0 for the root).
+    pub depth: u32,
 }
 
 /// A link between two nodes. `from → to` is the direction material flows, in both traces:
@@ -85,19 +124,25 @@ pub struct TraceNode {
 #[serde(rename_all = "camelCase")]
 pub struct TraceEdge {
     /// Upstream node.
-    pub from: String,
+    pub from: Arc<str>,
     /// Downstream node.
-    pub to: String,
+    pub to: Arc<str>,
+    /// Position of the upstream node in [`Trace::nodes`].
+    #[serde(skip)]
+    pub from_index: u32,
+    /// Position of the downstream node in [`Trace::nodes`].
+    #[serde(skip)]
+    pub to_index: u32,
     /// How they are linked.
     pub relation: Relation,
     /// The event that makes the link.
-    pub event_id: Option<String>,
+    pub event_id: Option<Arc<str>>,
     /// Its type (`TransformationEvent`, …).
     pub event_type: &'static str,
     /// Its bizStep.
-    pub biz_step: Option<String>,
+    pub biz_step: Option<Arc<str>>,
     /// Its time, RFC 3339 UTC with milliseconds.
-    pub event_time: String,
+    pub event_time: Arc<str>,
 }
 
 /// What part a place or party played.
@@ -237,6 +282,11 @@ impl EventView<'_> {
 pub trait EventFilter {
     /// Whether the event is visible.
     fn allows(&self, event: &EventView<'_>) -> bool;
+
+    /// Whether every event is visible (lets a walk skip the per-event check).
+    fn allows_all(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&EventView<'_>) -> bool> EventFilter for F {
@@ -252,9 +302,14 @@ impl EventFilter for AllEvents {
     fn allows(&self, _: &EventView<'_>) -> bool {
         true
     }
+
+    fn allows_all(&self) -> bool {
+        true
+    }
 }
 
-/// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds.
+/// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds (no `fmt`
+/// machinery: a large trace renders thousands of these).
 pub(crate) fn rfc3339(nanos: i64) -> String {
     let secs = nanos.div_euclid(1_000_000_000);
     let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
@@ -269,7 +324,24 @@ pub(crate) fn rfc3339(nanos: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    if !(0..=9999).contains(&y) {
+        return format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60);
+    }
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for k in (at..at + width).rev() {
+            out[k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, sod / 3600);
+    put(14, 2, sod % 3600 / 60);
+    put(17, 2, sod % 60);
+    put(20, 3, millis);
+    out.iter().map(|&b| b as char).collect()
 }
 
 #[derive(Default)]
@@ -285,6 +357,7 @@ type Pending = (i64, u64, u32, i64, i64, bool);
 struct Walk<'a> {
     ix: &'a TraceIndex,
     filter: &'a dyn EventFilter,
+    all_visible: bool,
     dir: Direction,
     root: u32,
     heap: BinaryHeap<Reverse<Pending>>,
@@ -294,7 +367,8 @@ struct Walk<'a> {
     places: HashSet<(u32, LocationRole, u32)>,
     visible: HashMap<u32, bool>,
     buf: Vec<u32>,
-    buf2: Vec<u32>,
+    /// Per container, the events that unpacked it (DELETE as parent), in time order.
+    deletes: HashMap<u32, Vec<u32>>,
 }
 
 impl<'a> Walk<'a> {
@@ -302,26 +376,30 @@ impl<'a> Walk<'a> {
         Walk {
             ix,
             filter,
+            all_visible: filter.allows_all(),
             dir,
             root,
             heap: BinaryHeap::new(),
             seq: 0,
-            visited: HashMap::new(),
+            visited: HashMap::default(),
             edges: Vec::new(),
-            places: HashSet::new(),
-            visible: HashMap::new(),
+            places: HashSet::default(),
+            visible: HashMap::default(),
             buf: Vec::new(),
-            buf2: Vec::new(),
+            deletes: HashMap::default(),
         }
     }
 
     fn visible(&mut self, e: u32) -> bool {
+        if self.all_visible {
+            return true;
+        }
         let (ix, filter) = (self.ix, self.filter);
         *self.visible.entry(e).or_insert_with(|| filter.allows(&EventView { ix, e }))
     }
 
-    fn covered(&self, v: &Visit, a: i64, b: i64, carrier: bool) -> bool {
-        let by_self = match (self.dir, v.self_bound) {
+    fn covered(dir: Direction, v: &Visit, a: i64, b: i64, carrier: bool) -> bool {
+        let by_self = match (dir, v.self_bound) {
             (Direction::Forward, Some(sb)) => sb <= a,
             (Direction::Backward, Some(sb)) => sb >= b,
             _ => false,
@@ -330,24 +408,22 @@ impl<'a> Walk<'a> {
     }
 
     fn push(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+        let dir = self.dir;
         let v = self.visited.entry(obj).or_default();
         if obj != self.root && self.ix.flags[obj as usize] & flag::NO_LOT != 0 {
             return;
         }
-        let v = std::mem::take(v);
-        let covered = self.covered(&v, a, b, carrier);
-        let mut v = v;
-        if !covered {
-            if carrier {
-                v.carriers.push((a, b));
-            } else {
-                v.self_bound = Some(if self.dir == Direction::Forward { a } else { b });
-            }
-            let key = if self.dir == Direction::Forward { a } else { b.saturating_neg() };
-            self.seq += 1;
-            self.heap.push(Reverse((key, self.seq, obj, a, b, carrier)));
+        if Self::covered(dir, v, a, b, carrier) {
+            return;
         }
-        self.visited.insert(obj, v);
+        if carrier {
+            v.carriers.push((a, b));
+        } else {
+            v.self_bound = Some(if dir == Direction::Forward { a } else { b });
+        }
+        let key = if dir == Direction::Forward { a } else { b.saturating_neg() };
+        self.seq += 1;
+        self.heap.push(Reverse((key, self.seq, obj, a, b, carrier)));
     }
 
     fn add_places(&mut self, e: u32) {
@@ -373,7 +449,7 @@ impl<'a> Walk<'a> {
             let current = self.visited.get(&obj).is_some_and(|v| {
                 if carrier {
                     // Still needed unless mode self has since covered the window.
-                    !self.covered(&Visit { self_bound: v.self_bound, carriers: Vec::new() }, a, b, true)
+                    !Self::covered(self.dir, &Visit { self_bound: v.self_bound, carriers: Vec::new() }, a, b, true)
                 } else {
                     v.self_bound == Some(if self.dir == Direction::Forward { a } else { b })
                 }
@@ -387,32 +463,34 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn objects_with(&self, e: u32, r: u8) -> Vec<u32> {
-        self.ix.objects(e).filter(|&(_, rr)| rr == r).map(|(id, _)| id).collect()
+    /// The objects of event `e` in role `r` (borrows the index, not the walk).
+    fn objects_with(&self, e: u32, r: u8) -> impl Iterator<Item = u32> + use<'a> {
+        let ix: &'a TraceIndex = self.ix;
+        ix.objects(e).filter(move |&(_, rr)| rr == r).map(|(id, _)| id)
     }
 
     /// When `child`, packed into its parent by event `e`, came out again: the first later
     /// DELETE by that parent naming the child or naming no children (EPCIS 2.0 §7.4.3: a DELETE
     /// without children disaggregates all).
     fn close_time(&mut self, parent: u32, child: u32, e: u32) -> i64 {
-        let key = (self.ix.time[e as usize], e);
-        let mut list = std::mem::take(&mut self.buf2);
-        self.ix.occurrences(parent, &mut list);
-        let from = list.partition_point(|&o| (self.ix.time[(o >> 3) as usize], o >> 3) <= key);
-        let mut close = INF;
-        for &o in &list[from..] {
-            let d = o >> 3;
-            if (o & 7) as u8 != role::PARENT || self.ix.meta[d as usize].action != ACTION_DELETE {
-                continue;
-            }
-            let mut children = self.ix.objects(d).filter(|&(_, r)| r == role::CHILD).peekable();
+        let ix = self.ix;
+        let key = (ix.time[e as usize], e);
+        // A pallet holds many children: list its unpackings once per walk, not once per child.
+        let deletes = self.deletes.entry(parent).or_insert_with(|| {
+            let mut list = Vec::new();
+            ix.occurrences(parent, &mut list);
+            list.retain(|&o| (o & 7) as u8 == role::PARENT && ix.meta[(o >> 3) as usize].action == ACTION_DELETE);
+            list.iter_mut().for_each(|o| *o >>= 3);
+            list
+        });
+        let from = deletes.partition_point(|&d| (ix.time[d as usize], d) <= key);
+        for &d in &deletes[from..] {
+            let mut children = ix.objects(d).filter(|&(_, r)| r == role::CHILD).peekable();
             if children.peek().is_none() || children.any(|(c, _)| c == child) {
-                close = self.ix.time[d as usize];
-                break;
+                return ix.time[d as usize];
             }
         }
-        self.buf2 = list;
-        close
+        INF
     }
 
     fn expand_forward(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
@@ -428,7 +506,7 @@ impl<'a> Walk<'a> {
                     if t > b || !self.visible(e) {
                         continue;
                     }
-                    let Some(parent) = self.objects_with(e, role::PARENT).first().copied() else { continue };
+                    let Some(parent) = self.objects_with(e, role::PARENT).next() else { continue };
                     let close = self.close_time(parent, obj, e);
                     let (lo, hi) = (a.max(t), b.min(close));
                     if lo <= hi {
@@ -444,7 +522,8 @@ impl<'a> Walk<'a> {
                     if !self.visible(e) {
                         continue;
                     }
-                    for [kind, inst, lot, _] in self.ix.extras(e).collect::<Vec<_>>() {
+                    let ix = self.ix;
+                    for [kind, inst, lot, _] in ix.extras(e) {
                         if kind == extra::LOT && lot == obj {
                             self.edges.push((obj, inst, e, Relation::LotMember));
                             self.push(inst, t, INF, false);
@@ -464,12 +543,9 @@ impl<'a> Walk<'a> {
                             }
                         }
                         role::INPUT => {
-                            let via = self.objects_with(e, role::XFORM).first().copied();
-                            let targets = match via {
-                                Some(x) => vec![x],
-                                None => self.objects_with(e, role::OUTPUT),
-                            };
-                            for out in targets {
+                            let via = self.objects_with(e, role::XFORM).next();
+                            let outputs = self.objects_with(e, role::OUTPUT).filter(move |_| via.is_none());
+                            for out in via.into_iter().chain(outputs) {
                                 self.edges.push((obj, out, e, Relation::Transformation));
                                 self.push(out, t, INF, false);
                             }
@@ -495,9 +571,9 @@ impl<'a> Walk<'a> {
             let (e, r) = (o >> 3, (o & 7) as u8);
             let t = self.ix.time[e as usize];
             if !carrier && (r == role::OBJ || r == role::OUTPUT) {
-                let lots: Vec<u32> =
-                    self.ix.extras(e).filter(|x| x[0] == extra::LOT && x[1] == obj).map(|x| x[2]).collect();
-                if !lots.is_empty() && self.visible(e) {
+                let ix = self.ix;
+                let mut lots = ix.extras(e).filter(|x| x[0] == extra::LOT && x[1] == obj).map(|x| x[2]).peekable();
+                if lots.peek().is_some() && self.visible(e) {
                     for lot in lots {
                         self.edges.push((lot, obj, e, Relation::LotMember));
                         self.push(lot, NEG_INF, INF, false);
@@ -511,7 +587,7 @@ impl<'a> Walk<'a> {
             let deleting = self.ix.meta[e as usize].action == ACTION_DELETE;
             match r {
                 role::CHILD if !deleting => {
-                    let Some(parent) = self.objects_with(e, role::PARENT).first().copied() else { continue };
+                    let Some(parent) = self.objects_with(e, role::PARENT).next() else { continue };
                     let close = self.close_time(parent, obj, e);
                     self.edges.push((parent, obj, e, Relation::Contains));
                     self.push(parent, t, b.min(close), true);
@@ -523,11 +599,9 @@ impl<'a> Walk<'a> {
                     }
                 }
                 role::OUTPUT if !carrier => {
-                    let via = self.objects_with(e, role::XFORM).first().copied();
-                    let sources = match via {
-                        Some(x) => vec![x],
-                        None => self.objects_with(e, role::INPUT),
-                    };
+                    let via = self.objects_with(e, role::XFORM).next();
+                    let inputs = self.objects_with(e, role::INPUT).filter(move |_| via.is_none());
+                    let sources = via.into_iter().chain(inputs);
                     for src in sources {
                         self.edges.push((src, obj, e, Relation::Transformation));
                         self.push(src, NEG_INF, t, false);
@@ -622,41 +696,50 @@ impl TraceIndex {
             .map(|&id| {
                 let kind = self.node_kind(id);
                 let node = TraceNode {
-                    id: self.ids.resolve(id),
+                    id: self.ids.resolve(id).into(),
                     kind,
                     lot: if kind == NodeKind::Instance {
-                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l))
+                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l).into())
                     } else {
                         None
                     },
                     not_followed: id != walk.root && self.flags[id as usize] & flag::NO_LOT != 0,
+                    depth: u32::MAX,
                 };
                 (id, node)
             })
             .collect();
-        keyed.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+        keyed.sort_unstable_by(|a, b| a.1.id.cmp(&b.1.id));
         // Order edges by the rank of their ends' strings: one string sort (the nodes), then
-        // integer sorts; each event's id and time are rendered once however many edges it makes.
+        // integer sorts; each event's id and time are rendered once however many edges it
+        // makes, each node's id once however many edges name it (shared `Arc<str>`).
         let rank: HashMap<u32, u32> = keyed.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
-        let nodes: Vec<TraceNode> = keyed.into_iter().map(|(_, n)| n).collect();
+        let mut nodes: Vec<TraceNode> = keyed.into_iter().map(|(_, n)| n).collect();
         let mut raw: Vec<(u32, u32, i64, u32, Relation)> =
             walk.edges.iter().map(|&(f, t, e, r)| (rank[&f], rank[&t], self.time[e as usize], e, r)).collect();
         raw.sort_unstable();
         raw.dedup();
-        let mut rendered: HashMap<u32, (Option<String>, String)> = HashMap::new();
+        self.set_depths(&mut nodes, rank[&walk.root], &raw);
+        let mut rendered: HashMap<u32, (Option<Arc<str>>, Arc<str>)> = HashMap::default();
+        let mut steps: HashMap<u32, Option<Arc<str>>> = HashMap::default();
         let edges: Vec<TraceEdge> = raw
             .into_iter()
             .map(|(f, t, time, e, relation)| {
                 let m = self.meta[e as usize];
-                let (event_id, event_time) =
-                    rendered.entry(e).or_insert_with(|| (self.event_ids.get(e), rfc3339(time))).clone();
+                let (event_id, event_time) = rendered
+                    .entry(e)
+                    .or_insert_with(|| (self.event_ids.get(e).map(Into::into), rfc3339(time).into()))
+                    .clone();
+                let biz_step = steps.entry(m.biz_step).or_insert_with(|| self.opt(m.biz_step).map(Into::into)).clone();
                 TraceEdge {
                     from: nodes[f as usize].id.clone(),
                     to: nodes[t as usize].id.clone(),
+                    from_index: f,
+                    to_index: t,
                     relation,
                     event_id,
                     event_type: event_type_name(m.event_type),
-                    biz_step: self.opt(m.biz_step),
+                    biz_step,
                     event_time,
                 }
             })
@@ -668,6 +751,38 @@ impl TraceIndex {
             .collect();
         locations.sort_by(|a, b| (&a.id, a.role, &a.kind).cmp(&(&b.id, b.role, &b.kind)));
         Trace { root, direction, nodes, edges, locations }
+    }
+
+    /// Hops from the root over the links in either direction (breadth first over node ranks).
+    fn set_depths(&self, nodes: &mut [TraceNode], root: u32, edges: &[(u32, u32, i64, u32, Relation)]) {
+        let n = nodes.len();
+        let mut start = vec![0u32; n + 1];
+        for &(f, t, ..) in edges {
+            start[f as usize + 1] += 1;
+            start[t as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut adj = vec![0u32; start[n] as usize];
+        for &(f, t, ..) in edges {
+            adj[fill[f as usize] as usize] = t;
+            fill[f as usize] += 1;
+            adj[fill[t as usize] as usize] = f;
+            fill[t as usize] += 1;
+        }
+        let mut queue = std::collections::VecDeque::from([root]);
+        nodes[root as usize].depth = 0;
+        while let Some(v) = queue.pop_front() {
+            let d = nodes[v as usize].depth + 1;
+            for &w in &adj[start[v as usize] as usize..start[v as usize + 1] as usize] {
+                if nodes[w as usize].depth == u32::MAX {
+                    nodes[w as usize].depth = d;
+                    queue.push_back(w);
+                }
+            }
+        }
     }
 
     /// Everything downstream of `id` that a recall must reach, over all events.
@@ -686,7 +801,7 @@ impl TraceIndex {
         ids.sort_unstable();
         let mut items = Vec::new();
         let mut containers = Vec::new();
-        let mut owned: HashMap<u32, usize> = HashMap::new();
+        let mut owned: HashMap<u32, usize> = HashMap::default();
         let mut buf = Vec::new();
         for id in ids {
             let kind = self.node_kind(id);
@@ -728,7 +843,7 @@ impl TraceIndex {
         }
         items.sort_by(|a, b| a.id.cmp(&b.id));
         containers.sort();
-        let mut parties: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut parties: HashMap<u32, Vec<u32>> = HashMap::default();
         for &(id, role, kind) in &walk.places {
             let party_kind = kind != NONE && (Some(kind) == owning || Some(kind) == possessing);
             if matches!(role, LocationRole::Source | LocationRole::Destination) && party_kind {
@@ -799,7 +914,7 @@ impl TraceIndex {
             if r == role::CHILD
                 && m.action != ACTION_DELETE
                 && depth < MAX_NESTING
-                && let Some(parent) = walk.objects_with(e, role::PARENT).first().copied()
+                && let Some(parent) = walk.objects_with(e, role::PARENT).next()
             {
                 let close = walk.close_time(parent, id, e);
                 self.status(walk, parent, t.max(a), close.min(b), depth + 1, parties, st);

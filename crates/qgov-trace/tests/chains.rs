@@ -131,12 +131,12 @@ fn index(events: &[Event]) -> TraceIndex {
 }
 
 fn node_ids(t: &Trace) -> Vec<String> {
-    t.nodes.iter().map(|n| n.id.clone()).collect()
+    t.nodes.iter().map(|n| n.id.to_string()).collect()
 }
 
 fn has(t: &Trace, id: &str) -> bool {
     let id = dl(id);
-    t.nodes.iter().any(|n| n.id == id)
+    t.nodes.iter().any(|n| *n.id == *id)
 }
 
 fn has_place(t: &Trace, id: &str) -> bool {
@@ -163,20 +163,28 @@ fn forward_from_a_farm_lot_reaches_its_product_lot_cases_pallet_and_places_but_n
     assert!(!has(&t, SALAD_DECOY) && !has(&t, CASE3) && !has(&t, CASE5));
     assert!(has_place(&t, DC) && has_place(&t, SHOP) && has_place(&t, P_DC));
     assert!(!has_place(&t, P_SHOP), "the pallet went to the shop after case 1 and 2 were unpacked");
-    let salad = t.nodes.iter().find(|n| n.id == dl(SALAD)).unwrap();
+    let salad = t.nodes.iter().find(|n| *n.id == *dl(SALAD)).unwrap();
     assert_eq!(salad.kind, NodeKind::Class);
-    let pallet = t.nodes.iter().find(|n| n.id == dl(PALLET)).unwrap();
+    let pallet = t.nodes.iter().find(|n| *n.id == *dl(PALLET)).unwrap();
     assert_eq!(pallet.kind, NodeKind::Container);
-    let case1 = t.nodes.iter().find(|n| n.id == dl(CASE1)).unwrap();
+    let case1 = t.nodes.iter().find(|n| *n.id == *dl(CASE1)).unwrap();
     assert_eq!(case1.kind, NodeKind::Instance);
     assert_eq!(case1.lot.as_deref(), Some(dl(SALAD).as_str()));
-    let edge = t.edges.iter().find(|e| e.from == dl(LETTUCE_A) && e.to == dl(SALAD)).unwrap();
+    let edge = t.edges.iter().find(|e| *e.from == *dl(LETTUCE_A) && *e.to == *dl(SALAD)).unwrap();
     assert_eq!(edge.relation, Relation::Transformation);
     assert_eq!(edge.event_id.as_deref(), Some("urn:test:t1"));
     assert_eq!(edge.event_type, "TransformationEvent");
-    assert_eq!(edge.event_time, "2024-05-01T01:00:00.000Z");
-    assert!(t.edges.iter().any(|e| e.from == dl(SALAD) && e.to == dl(CASE1) && e.relation == Relation::LotMember));
-    assert!(t.edges.iter().any(|e| e.from == dl(CASE1) && e.to == dl(PALLET) && e.relation == Relation::PackedInto));
+    assert_eq!(&*edge.event_time, "2024-05-01T01:00:00.000Z");
+    assert!(t.edges.iter().any(|e| *e.from == *dl(SALAD) && *e.to == *dl(CASE1) && e.relation == Relation::LotMember));
+    assert!(
+        t.edges.iter().any(|e| *e.from == *dl(CASE1) && *e.to == *dl(PALLET) && e.relation == Relation::PackedInto)
+    );
+    // Hops from the root: lettuce A → salad lot → case 1 → pallet.
+    let depth = |id: &str| t.nodes.iter().find(|n| *n.id == *dl(id)).unwrap().depth;
+    assert_eq!([depth(LETTUCE_A), depth(SALAD), depth(CASE1), depth(PALLET)], [0, 1, 2, 3]);
+    for e in &t.edges {
+        assert_eq!((&t.nodes[e.from_index as usize].id, &t.nodes[e.to_index as usize].id), (&e.from, &e.to));
+    }
 }
 
 #[test]
@@ -191,7 +199,7 @@ fn backward_from_a_case_reaches_its_lot_and_both_farm_lots_only() {
     assert!(has_place(&t, FARM) || has_place(&t, PLANT));
     assert!(has_place(&t, DC), "the pallet's receipt at the DC is part of case 1's history");
     assert!(!has_place(&t, P_SHOP), "the pallet's later trip is not");
-    assert!(t.edges.iter().any(|e| e.from == dl(PALLET) && e.to == dl(CASE1) && e.relation == Relation::Contains));
+    assert!(t.edges.iter().any(|e| *e.from == *dl(PALLET) && *e.to == *dl(CASE1) && e.relation == Relation::Contains));
 }
 
 #[test]
@@ -230,7 +238,7 @@ fn transformation_id_links_events_in_time_order_only() {
     let ix = index(&events);
     let a = ix.forward(LETTUCE_A).unwrap();
     assert!(has(&a, X) && has(&a, SALAD) && has(&a, SALAD_DECOY));
-    assert_eq!(a.nodes.iter().find(|n| n.id == X).unwrap().kind, NodeKind::Transformation);
+    assert_eq!(a.nodes.iter().find(|n| *n.id == *X).unwrap().kind, NodeKind::Transformation);
     let late = ix.forward(LATE).unwrap();
     assert!(has(&late, SALAD_DECOY), "made after the top-up");
     assert!(!has(&late, SALAD), "an input consumed after an output was made does not feed it");
@@ -324,7 +332,7 @@ fn a_class_without_a_lot_is_shown_but_not_followed() {
     ];
     let ix = index(&events);
     let t = ix.forward(LETTUCE_A).unwrap();
-    let bare = t.nodes.iter().find(|n| n.id == dl(BARE)).unwrap();
+    let bare = t.nodes.iter().find(|n| *n.id == *dl(BARE)).unwrap();
     assert!(bare.not_followed);
     assert!(!has(&t, SALAD_DECOY));
     assert!(has(&ix.forward(BARE).unwrap(), SALAD_DECOY), "asked about directly, it is followed");
@@ -389,7 +397,7 @@ fn generated_chain_decoys_are_never_reached() {
     }
     for case in cat.cases.iter().take(15) {
         let t = ix.backward(case).unwrap();
-        assert!(t.nodes.iter().any(|n| cat.farm_lots.contains(&n.id)), "a case comes from some farm lot");
+        assert!(t.nodes.iter().any(|n| cat.farm_lots.iter().any(|f| *f == *n.id)), "a case comes from some farm lot");
         assert!(t.nodes.iter().all(|n| !n.id.contains("/10/X")), "backward from {case} reached a decoy");
     }
 }
@@ -397,9 +405,9 @@ fn generated_chain_decoys_are_never_reached() {
 fn consistency(ix: &TraceIndex, a: &str, sample: usize) -> Result<(), TestCaseError> {
     let fwd = ix.forward(a).unwrap();
     let instance_level = |k: NodeKind| matches!(k, NodeKind::Instance | NodeKind::Class);
-    for b in fwd.nodes.iter().filter(|n| instance_level(n.kind) && n.id != fwd.root).take(sample) {
+    for b in fwd.nodes.iter().filter(|n| instance_level(n.kind) && *n.id != *fwd.root).take(sample) {
         let back = ix.backward(&b.id).unwrap();
-        prop_assert!(back.nodes.iter().any(|n| n.id == fwd.root), "{} in forward({}) but not backward", b.id, a);
+        prop_assert!(back.nodes.iter().any(|n| *n.id == *fwd.root), "{} in forward({}) but not backward", b.id, a);
     }
     Ok(())
 }

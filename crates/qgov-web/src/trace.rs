@@ -18,10 +18,10 @@ use qgov_epcis::model::Event;
 use qgov_store::Store;
 use qgov_store::epcis::gln_of;
 use qgov_store::trace::RegisteredPlace;
-use qgov_trace::{Direction, EventFilter, EventView, NodeKind, RecallScope, Trace, TraceIndex};
+use qgov_trace::{Direction, EventFilter, EventView, RecallScope, Trace, TraceIndex};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 /// Events read per database round trip while indexing.
@@ -205,7 +205,7 @@ impl EventFilter for Visibility {
 
 /// An identifier in the canonical URN form the API speaks (Digital Links inside the index).
 pub fn urn(canonical: &str) -> String {
-    Epc::parse(canonical).map(|e| e.render_preferring_urn()).unwrap_or_else(|_| canonical.to_owned())
+    Epc::canonical_to_urn(canonical)
 }
 
 /// Parses the `id` of a request: an EPC URN, class/lot URN or GS1 Digital Link.
@@ -294,13 +294,21 @@ pub struct NodeOut {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EdgeOut {
-    pub from: String,
-    pub to: String,
-    pub relation: String,
-    pub event_id: Option<String>,
-    pub event_type: String,
-    pub biz_step: Option<String>,
-    pub event_time: String,
+    #[schema(value_type = String)]
+    pub from: Arc<str>,
+    #[schema(value_type = String)]
+    pub to: Arc<str>,
+    /// transformation | packed_into | contains | lot_member
+    #[schema(value_type = String)]
+    pub relation: &'static str,
+    #[schema(value_type = Option<String>)]
+    pub event_id: Option<Arc<str>>,
+    #[schema(value_type = String)]
+    pub event_type: &'static str,
+    #[schema(value_type = Option<String>)]
+    pub biz_step: Option<Arc<str>>,
+    #[schema(value_type = String)]
+    pub event_time: Arc<str>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -327,38 +335,8 @@ pub struct TraceOut {
     pub locations: Vec<LocationOut>,
 }
 
-fn kind_name(k: NodeKind) -> String {
-    serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 fn label<T: Serialize>(v: T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// Hops from the root over the (undirected) edges, for the drawing's columns.
-fn depths(t: &Trace) -> HashMap<&str, u32> {
-    let mut adj: HashMap<&str, Vec<&str>> = HashMap::with_capacity(t.nodes.len());
-    for e in &t.edges {
-        adj.entry(&e.from).or_default().push(&e.to);
-        adj.entry(&e.to).or_default().push(&e.from);
-    }
-    let mut out = HashMap::from([(t.root.as_str(), 0)]);
-    let mut frontier = vec![t.root.as_str()];
-    let mut d = 0;
-    while !frontier.is_empty() {
-        d += 1;
-        let mut next = Vec::new();
-        for n in frontier {
-            for &m in adj.get(n).into_iter().flatten() {
-                if let std::collections::hash_map::Entry::Vacant(v) = out.entry(m) {
-                    v.insert(d);
-                    next.push(m);
-                }
-            }
-        }
-        frontier = next;
-    }
-    out
 }
 
 /// Runs a trace for a caller.
@@ -371,28 +349,31 @@ pub fn run_trace(ix: &TraceIndex, id: &str, direction: Direction, vis: &Visibili
     Ok(t)
 }
 
-/// Shapes a trace for the API: URN ids, register names, hop depths.
+/// Shapes a trace for the API: URN ids, register names, hop depths (computed by the index).
 pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
-    let depth = depths(t);
-    // Each node is named by many edges: render its URN once (parsing dominates the shaping
-    // of a large forward trace).
-    let urns: HashMap<&str, String> = t.nodes.iter().map(|n| (n.id.as_str(), urn(&n.id))).collect();
-    let u = |id: &str| urns.get(id).cloned().unwrap_or_else(|| urn(id));
+    // Each node is named by many edges: render its URN once, share it (`Arc`) with every edge
+    // naming it, found by the node positions the index gives each edge.
+    let urns: Vec<Arc<str>> = t.nodes.iter().map(|n| Arc::from(urn(&n.id))).collect();
+    let lot_urn = |lot: &str| match t.nodes.binary_search_by(|n| (*n.id).cmp(lot)) {
+        Ok(i) => urns[i].to_string(),
+        Err(_) => urn(lot),
+    };
     TraceOut {
         root: urn(&t.root),
-        direction: label(t.direction),
+        direction: t.direction.as_str().to_owned(),
         nodes: t
             .nodes
             .iter()
-            .map(|n| {
+            .zip(&urns)
+            .map(|(n, u)| {
                 let product = reg.product(&n.id);
                 NodeOut {
-                    id: u(&n.id),
-                    kind: kind_name(n.kind),
-                    lot: n.lot.as_deref().map(u),
+                    id: u.to_string(),
+                    kind: n.kind.as_str().to_owned(),
+                    lot: n.lot.as_deref().map(lot_urn),
                     gtin: product.as_ref().map(|p| p.0.clone()),
                     product: product.and_then(|p| p.1),
-                    depth: depth.get(n.id.as_str()).copied().unwrap_or(u32::MAX),
+                    depth: n.depth,
                 }
             })
             .collect(),
@@ -400,11 +381,11 @@ pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
             .edges
             .iter()
             .map(|e| EdgeOut {
-                from: u(&e.from),
-                to: u(&e.to),
-                relation: label(e.relation),
+                from: urns[e.from_index as usize].clone(),
+                to: urns[e.to_index as usize].clone(),
+                relation: e.relation.as_str(),
                 event_id: e.event_id.clone(),
-                event_type: e.event_type.to_owned(),
+                event_type: e.event_type,
                 biz_step: e.biz_step.clone(),
                 event_time: e.event_time.clone(),
             })
@@ -479,7 +460,7 @@ pub fn scope_out(s: &RecallScope, reg: &Registers) -> ScopeOut {
                 let place = i.last_location.as_deref().and_then(|l| reg.place(l));
                 ScopeItemOut {
                     id: urn(&i.id),
-                    kind: kind_name(i.kind),
+                    kind: i.kind.as_str().to_owned(),
                     lot: i.lot.as_deref().map(urn),
                     gtin: product.as_ref().map(|p| p.0.clone()),
                     product: product.and_then(|p| p.1),
@@ -515,7 +496,7 @@ pub fn scope_out(s: &RecallScope, reg: &Registers) -> ScopeOut {
 /// when the index knows it (an SGTIN commissioned with an ILMD lot number carries no lot in
 /// its own identifier, but its traceability lot code is that lot).
 pub fn trace_ids(t: &Trace) -> HashMap<String, Option<String>> {
-    t.nodes.iter().map(|n| (n.id.clone(), n.lot.clone())).collect()
+    t.nodes.iter().map(|n| (n.id.to_string(), n.lot.as_deref().map(str::to_owned))).collect()
 }
 
 /// The objects of a recall scope (items and the containers that carried them), with lots.

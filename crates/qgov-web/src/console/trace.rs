@@ -130,10 +130,10 @@ fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
         let (sx, tx) = if x1 <= x2 { (x1 + BOX_W, x2) } else { (x1, x2 + BOX_W) };
         svg.push_str(&format!(
             "<line class=\"trace-edge rel-{}\" x1=\"{sx}\" y1=\"{}\" x2=\"{tx}\" y2=\"{}\" marker-end=\"url(#arrow)\"><title>{} {}</title></line>",
-            esc(&e.relation),
+            esc(e.relation),
             y1 + BOX_H / 2,
             y2 + BOX_H / 2,
-            esc(e.biz_step.as_deref().unwrap_or(&e.event_type)),
+            esc(e.biz_step.as_deref().unwrap_or(e.event_type)),
             esc(&e.event_time)
         ));
     }
@@ -347,9 +347,9 @@ mod tests {
         EdgeOut {
             from: from.into(),
             to: to.into(),
-            relation: "lot_member".into(),
+            relation: "lot_member",
             event_id: None,
-            event_type: "ObjectEvent".into(),
+            event_type: "ObjectEvent",
             biz_step: None,
             event_time: "2024-03-01T00:00:00.000Z".into(),
         }
