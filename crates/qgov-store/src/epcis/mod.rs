@@ -1436,6 +1436,56 @@ impl Store {
     }
 }
 
+/// A scheduled subscription with the start of the record-time window its next run covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledSubscription {
+    pub subscription: Subscription,
+    /// Microseconds UTC: `initialRecordTime` (or the time of subscribing) until the first
+    /// successful run, then the time of the last successful run.
+    pub min_record_time: i64,
+}
+
+// Scheduled subscriptions (EPCIS 2.0 §8.2.5.3): what the scheduler in `qgov-web` reads and
+// moves on.
+impl Store {
+    /// Every subscription with a schedule, with its window start.
+    pub async fn epcis_scheduled_subscriptions(&self) -> Result<Vec<ScheduledSubscription>> {
+        let rows = sqlx::query(
+            "SELECT * FROM epcis_subscriptions WHERE stream = 0 AND schedule IS NOT NULL ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScheduledSubscription {
+                    subscription: subscription_from_row(row)?,
+                    min_record_time: row.try_get("min_record_time")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a subscription's window start from `from` to `to` after a run, noting the
+    /// delivery when one was made. Compare-and-set: `false` when the subscription is gone or
+    /// its window no longer starts at `from` (another server ran it).
+    pub async fn epcis_advance_subscription(&self, id: &str, from: i64, to: i64, notified: bool) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE epcis_subscriptions SET min_record_time = $1, \
+             last_notified_at = CASE WHEN $2 = 1 THEN $3 ELSE last_notified_at END \
+             WHERE id = $4 AND min_record_time = $5",
+        )
+        .bind(to)
+        .bind(i64::from(notified))
+        .bind(now())
+        .bind(id)
+        .bind(from)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
