@@ -95,6 +95,7 @@ async fn not_found(uri: axum::http::Uri, tr: i18n::Tr) -> axum::response::Respon
 pub struct Application {
     listener: tokio::net::TcpListener,
     router: Router,
+    store: Store,
 }
 
 impl Application {
@@ -104,13 +105,15 @@ impl Application {
         // (the build time is logged); requests catch it up with later captures.
         let trace = Arc::<trace::TraceState>::default();
         trace.refresh(&store).await.map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(Self { listener, router: router_with_trace(store, config, trace) })
+        Ok(Self { listener, router: router_with_trace(store.clone(), config, trace), store })
     }
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
     }
-    /// Serve until `shutdown` completes; in-flight requests are finished first.
+    /// Serve until `shutdown` completes; in-flight requests are finished first. Scheduled
+    /// EPCIS subscriptions run for as long as the server does.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let _scheduler = epcis::schedule::spawn_scheduler(self.store);
         axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await

@@ -1,6 +1,7 @@
 //! The EPCIS 2.0 REST binding under `/epcis` (the OpenAPI of the standard, `openapi.yaml`):
 //! capture and capture jobs, single-event capture, the event query with every standard
-//! parameter, the browse resources, named queries and webhook subscriptions.
+//! parameter, the browse resources, named queries and webhook subscriptions, streamed on
+//! capture or run on their schedule ([`schedule`]).
 //!
 //! Thin shell: documents are parsed and validated by `qgov-epcis`, stored and queried by
 //! `qgov-store`. Errors are problem+json whose `type` is the EPCIS exception the OpenAPI names
@@ -8,6 +9,7 @@
 //! Anonymous callers get 401 everywhere; enterprise tokens see the events they captured or
 //! that name their registered locations and parties; staff tokens see everything.
 
+pub mod schedule;
 pub mod webhook;
 
 use crate::AppState;
@@ -25,7 +27,8 @@ use qgov_epcis::model::{Document, DocumentKind, Timestamp};
 use qgov_epcis::{EpcFormat, Problems};
 use qgov_store::epcis::query::{EventQuery, Filter, QueryParamError};
 use qgov_store::epcis::{
-    Browse, CaptureOutcome, Capturer, ErrorBehaviour, EventScope, NamedQuery, NewSubscription, QueryError,
+    Browse, CaptureOutcome, Capturer, ErrorBehaviour, EventScope, NamedQuery, NewSubscription, QueryError, StoredEvent,
+    Subscription,
 };
 use qgov_store::{Store, StoreError};
 use serde_json::{Value, json};
@@ -857,6 +860,9 @@ async fn subscribe(
     if stream && schedule.is_some() {
         return Err(controls("`stream` and `schedule` are mutually exclusive"));
     }
+    if let Some(v) = &schedule {
+        schedule::Schedule::parse(v)?;
+    }
     let initial = match v.get("initialRecordTime").and_then(Value::as_str) {
         Some(t) => Some(qgov_store::epcis::query::micros(
             &Timestamp::parse(t).map_err(|e| controls(&format!("initialRecordTime: {e}")))?,
@@ -881,6 +887,9 @@ async fn subscribe(
             },
         )
         .await?;
+    if sub.schedule.is_some() {
+        schedule::wake();
+    }
     let mut r = (StatusCode::CREATED, axum::Json(&sub)).into_response();
     let loc = format!("/epcis/queries/{}/subscriptions/{}", encode_segment(&name), sub.id);
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&loc).expect("encoded"));
@@ -908,6 +917,7 @@ async fn unsubscribe(
 ) -> Res {
     let c = caller(c)?;
     s.store.epcis_unsubscribe(&c.actor(), &name, &id).await?;
+    schedule::wake();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -938,28 +948,48 @@ async fn deliver_stream(store: &Store, capture_id: &str) -> Res<()> {
         q.filters.push(Filter::CaptureId(capture_id.to_owned()));
         q.event_count_limit = None;
         q.max_event_count = None;
-        let scope = sub.created_by_entity.map(EventScope::Entity).unwrap_or(EventScope::All);
-        let page = store.epcis_query(&q, scope, CAPTURE_LIMIT as u64, None).await?;
+        let page = store.epcis_query(&q, subscriber_scope(&sub), CAPTURE_LIMIT as u64, None).await?;
         if page.events.is_empty() {
             continue;
         }
-        let format = EpcFormat::from_header(&sub.epc_format).unwrap_or_default();
-        let (mut bytes, ct) = answer(&page.events, &sub.query_name, Repr::Json, format)?;
-        // The subscription ID belongs in the query results (EPCIS 2.0 §8.2.6).
-        if let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) {
-            v["epcisBody"]["queryResults"]["subscriptionID"] = Value::String(sub.id.clone());
-            bytes = v.to_string().into_bytes();
-        }
-        let sig = sub.signature_token.as_deref().map(|t| webhook::signature(t, &bytes));
-        let dest = sub.dest.clone();
-        let status = tokio::task::spawn_blocking(move || webhook::post(&dest, &bytes, ct, sig.as_deref()))
-            .await
-            .map_err(|e| EpcisError::new(Exception::Implementation, e.to_string()))?;
-        match status {
-            Ok(code) if (200..300).contains(&code) => store.epcis_mark_notified(&sub.id).await?,
-            Ok(code) => tracing::warn!(subscription = %sub.id, code, "subscriber refused the delivery"),
-            Err(e) => tracing::warn!(subscription = %sub.id, error = %e, "subscriber unreachable"),
+        if post_results(&sub, &page.events).await? {
+            store.epcis_mark_notified(&sub.id).await?;
         }
     }
     Ok(())
+}
+
+/// Whose view of the events a subscription delivers: its creator's.
+fn subscriber_scope(sub: &Subscription) -> EventScope {
+    sub.created_by_entity.map(EventScope::Entity).unwrap_or(EventScope::All)
+}
+
+/// Sends query results to a subscriber (stream and scheduled alike): the EPCIS query document
+/// as JSON-LD in the subscription's EPC format with its `subscriptionID`, signed with
+/// `GS1-Signature` when it has a `signatureToken`. `true` when the subscriber accepted it (2xx);
+/// a refusal or an unreachable subscriber is logged and gives `false`.
+async fn post_results(sub: &Subscription, events: &[StoredEvent]) -> Res<bool> {
+    let format = EpcFormat::from_header(&sub.epc_format).unwrap_or_default();
+    let (mut bytes, ct) = answer(events, &sub.query_name, Repr::Json, format)?;
+    // The subscription ID belongs in the query results (EPCIS 2.0 §8.2.6).
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&bytes) {
+        v["epcisBody"]["queryResults"]["subscriptionID"] = Value::String(sub.id.clone());
+        bytes = v.to_string().into_bytes();
+    }
+    let sig = sub.signature_token.as_deref().map(|t| webhook::signature(t, &bytes));
+    let dest = sub.dest.clone();
+    let status = tokio::task::spawn_blocking(move || webhook::post(&dest, &bytes, ct, sig.as_deref()))
+        .await
+        .map_err(|e| EpcisError::new(Exception::Implementation, e.to_string()))?;
+    match status {
+        Ok(code) if (200..300).contains(&code) => Ok(true),
+        Ok(code) => {
+            tracing::warn!(subscription = %sub.id, code, "subscriber refused the delivery");
+            Ok(false)
+        }
+        Err(e) => {
+            tracing::warn!(subscription = %sub.id, error = %e, "subscriber unreachable");
+            Ok(false)
+        }
+    }
 }
