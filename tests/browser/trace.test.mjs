@@ -1,8 +1,9 @@
 // The trace pages in real Chromium against the demo district (`qgov demo`: a 3,000-event
-// traced food chain): the SVG graph agrees with /api/v1/trace, the recall-scope table and
-// its areas agree with /api/v1/trace/scope, the exports download, a shared scope opens for
-// the enterprise it was shared with and for no one else, bad ids get readable pages, and the
-// pages fit a phone.
+// traced food chain whose farms, factories, cold stores and shops are in the locations
+// register): the SVG graph agrees with /api/v1/trace and names the places as registered, the
+// recall-scope table and its street/grid areas agree with /api/v1/trace/scope, the exports
+// download, a shared scope opens for the enterprise it was shared with and for no one else,
+// bad ids get readable pages, and the pages fit a phone.
 //   QGOV_BIN=target/debug/qgov node --test tests/browser/trace.test.mjs
 
 import { after, before, describe, test } from 'node:test';
@@ -14,8 +15,6 @@ import { launchBrowser, login, newPage, screenshot, startDemoServer } from './su
 const REGULATOR = ['regulator', 'demo-regulator-2026'];
 const ENTERPRISE = ['enterprise', 'demo-enterprise-2026'];
 const ENTERPRISE2 = ['enterprise2', 'demo-enterprise-2026'];
-// The places the test registers for the chain's GLNs: streets and grids of Binhai New Area.
-const STREETS = ['新港街道', '塘沽街道', '泰达街道'];
 const UNKNOWN_AREA = '未登记地点';
 
 /** GS1 mod-10 check digit (GS1 General Specifications §7.9). */
@@ -110,8 +109,9 @@ describe('trace pages', () => {
   let browser;
   let root; // the product lot `qgov demo` offers
   let farmLot; // a farm lot of the main chain upstream of it
-  let places; // GLN → the registered place the test gave it
-  let ownPlace; // the GLN registered to the `enterprise` account's entity
+  let places; // GLN → the place `qgov demo` registered for it
+  let shopGln; // the chain's shop owned by the `enterprise2` account's entity (a retailer)
+  let factoryGln; // the chain's factory owned by the `enterprise` account's entity (a food producer)
 
   /** GET an API path as a user; the parsed JSON of a 200. */
   async function get(urlPath, user = 'regulator') {
@@ -138,28 +138,15 @@ describe('trace pages', () => {
     farmLot = back.nodes.find((n) => n.kind === 'class' && /\.F\d+D\d+H\d+$/.test(n.id))?.id;
     assert.ok(farmLot, `a farm lot upstream of ${root}`);
 
-    // Register every place of the chain the test looks at, spread over streets and grids,
-    // so that names, streets and grids come from the locations register as in production.
-    const fwd = await traceApi(farmLot, 'forward');
-    const scope = await scopeApi(farmLot);
-    const glns = new Set();
-    for (const l of [...back.locations, ...fwd.locations]) if (glnOf(l.id)) glns.add(glnOf(l.id));
-    for (const i of scope.items) if (i.lastLocation && glnOf(i.lastLocation)) glns.add(glnOf(i.lastLocation));
-    const owned = await get('/api/v1/enterprises', 'enterprise');
-    const ownUscc = owned.items[0].uscc;
-    // The `enterprise` account's entity owns the shop where the first case of the scope ended.
-    ownPlace = glnOf(scope.items.find((i) => i.kind === 'instance' && i.disposition === 'retail_sold').lastLocation);
-    places = new Map();
-    [...glns].sort().forEach((gln, n) => {
-      const street = STREETS[n % STREETS.length];
-      places.set(gln, { name: `测试追溯地点${String(n + 1).padStart(2, '0')}`, street, grid: `${street}第${(n % 2) + 1}网格` });
-    });
-    for (const [gln, p] of places) {
-      const body = { gln, name: p.name, kind: 'other', street: p.street, grid: p.grid };
-      if (gln === ownPlace) body.owner_uscc = ownUscc;
-      const res = await server.api('POST', '/api/v1/locations', body, 'admin');
-      assert.equal(res.status, 201, `register ${gln}: ${await res.text()}`);
-    }
+    // `qgov demo` registers every place and party of its chain (GS1 company prefix 6901234).
+    const registered = await get('/api/v1/locations?q=6901234&per_page=500');
+    places = new Map(registered.items.map((l) => [l.gln, l]));
+    const chainPlace = async (user) =>
+      (await get('/api/v1/locations?per_page=500', user)).items.find((l) => l.gln.startsWith('6901234'))?.gln;
+    shopGln = await chainPlace('enterprise2');
+    factoryGln = await chainPlace('enterprise');
+    assert.equal(places.get(shopGln)?.kind, 'store', 'the retailer account owns a shop of the chain');
+    assert.equal(places.get(factoryGln)?.kind, 'factory', 'the food producer account owns a factory of the chain');
     browser = await launchBrowser();
   });
 
@@ -197,10 +184,13 @@ describe('trace pages', () => {
       const listed = (await rows.allTextContents()).join('\n');
       for (const l of api.locations) {
         assert.ok(listed.includes(l.id), `${direction}: ${l.id} is listed`);
-        const gln = glnOf(l.id);
-        if (places.has(gln) && l.id.includes(':sgln:')) assert.ok(listed.includes(places.get(gln).name), `${l.id} by name`);
+        const place = places.get(glnOf(l.id));
+        assert.ok(place, `${direction}: ${l.id} is registered by the demo`);
+        // A place by its own name, a party by the name of the entity owning its GLN.
+        const name = l.id.includes(':sgln:') ? place.name : place.owner_name;
+        assert.equal(l.name, name, `${l.id}: the API names it as registered`);
+        assert.ok(listed.includes(name), `${direction}: ${l.id} by name`);
       }
-      assert.ok(api.locations.some((l) => l.name && places.has(glnOf(l.id))), 'the API names registered places too');
       await screenshot(page, `trace-${direction}`);
     }
 
@@ -242,13 +232,20 @@ describe('trace pages', () => {
         : c.querySelector('strong').textContent, Number(c.querySelector('.num').textContent)]));
     const sortedKeys = [...expected.keys()].sort();
     assert.deepEqual(shown, sortedKeys.map((k) => [k, expected.get(k)]), 'areas grouped and sorted by street, then grid');
-    assert.ok(expected.size > 1, 'the items spread over more than one street or grid');
     assert.equal(shown.reduce((s, [, n]) => s + n, 0), api.items.length);
-    // Each item's row names the area of its last place, as registered.
-    const areaCells = await page.locator('[data-testid=scope-items] tbody tr td:nth-child(4)').allTextContents();
+    // The demo as seeded: every item's last place is registered, in a street of its own.
+    assert.ok(!shown.some(([k]) => k.startsWith(UNKNOWN_AREA)), 'no item in an unregistered place');
+    const streets = new Set(await page.locator('[data-testid=scope-areas] .trace-area strong').allTextContents());
+    assert.ok(streets.size >= 2, `the items spread over streets: ${[...streets]}`);
+    for (const street of streets) assert.match(street, /(街道|镇)$/);
+    // Each item's row names its last place and the area of it, as registered.
+    const cells = await page.locator('[data-testid=scope-items] tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
     api.items.forEach((i, n) => {
-      const p = i.lastLocation && places.get(glnOf(i.lastLocation));
-      if (p) assert.equal(areaCells[n].trim(), `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
+      const p = places.get(glnOf(i.lastLocation));
+      assert.ok(p, `${i.id}: its last place ${i.lastLocation} is registered`);
+      assert.equal(cells[n][2], p.name, `${i.id} was last seen at ${p.name}`);
+      assert.equal(cells[n][3], `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
     });
     await screenshot(page, 'trace-scope');
 
@@ -279,31 +276,42 @@ describe('trace pages', () => {
     const scopeUrl = `${server.base}/console/trace/scope?id=${encodeURIComponent(farmLot)}`;
     const traceUrl = `${server.base}/console/trace?id=${encodeURIComponent(farmLot)}&direction=forward`;
 
-    // Before any share, enterprise2 (no place in the chain) sees none of it.
+    const farmPlace = places.get(glnOf((await traceApi(farmLot, 'backward')).locations[0].id));
+    assert.equal(farmPlace.kind, 'farm');
+
+    // Before any share, enterprise2 (a retailer: no event of the farm lot names its shop)
+    // sees none of it.
     const other = await signedIn(ENTERPRISE2);
     const refused = await other.goto(scopeUrl);
     assert.equal(refused.status(), 404);
     assert.match(await other.textContent('.error-code'), /404/);
     assert.match(await other.textContent('main'), /页面不存在/);
-    assert.doesNotMatch(await other.content(), /测试追溯地点/);
+    assert.ok(!(await other.content()).includes(farmPlace.name), 'nothing of the farm leaks');
     const notTraced = await other.goto(traceUrl);
     assert.equal(notTraced.status(), 404);
     assert.match(await other.textContent('[data-testid=trace-error]'), /在您可见的事件中没有该标识/);
     assert.equal(await other.locator('svg.trace-graph').count(), 0);
     await screenshot(other, 'trace-scope-not-shared');
 
-    // `enterprise` owns one retailer place: it sees its own part of the chain, not the farm's.
-    const own = await signedIn(ENTERPRISE);
-    const ownItem = regScope.items.find((i) => i.kind === 'instance' && glnOf(i.lastLocation) === ownPlace);
-    const ownTrace = await traceApi(ownItem.id, 'backward', 'enterprise');
+    // Its own part: a case that ended in its shop traces back to its own receipt, not the farm.
+    const ownItem = regScope.items.find((i) => i.kind === 'instance' && glnOf(i.lastLocation) === shopGln);
+    assert.ok(ownItem, `the farm lot reaches enterprise2's shop ${places.get(shopGln).name}`);
+    const ownTrace = await traceApi(ownItem.id, 'backward', 'enterprise2');
     assert.ok(!ownTrace.nodes.some((n) => n.id === farmLot), 'the API hides the farm lot from the retailer');
-    await own.goto(`${server.base}/console/trace?id=${encodeURIComponent(ownItem.id)}`);
-    const ownList = await own.textContent('[data-testid=trace-locations]');
-    assert.ok(ownList.includes(places.get(ownPlace).name), 'its own place is named');
-    const farmPlace = places.get(glnOf((await traceApi(farmLot, 'backward')).locations[0].id));
-    assert.doesNotMatch(ownList, new RegExp(farmPlace.name), 'the farm is not among its places');
-    assert.equal(await own.locator('svg.trace-graph g.trace-node').count(), expectedDrawing(ownTrace).nodes);
-    assert.equal((await own.goto(scopeUrl)).status(), 404, 'the farm lot\'s scope is not its own');
+    await other.goto(`${server.base}/console/trace?id=${encodeURIComponent(ownItem.id)}`);
+    const ownList = await other.textContent('[data-testid=trace-locations]');
+    assert.ok(ownList.includes(places.get(shopGln).name), 'its own shop is named');
+    assert.ok(!ownList.includes(farmPlace.name), 'the farm is not among its places');
+    assert.equal(await other.locator('svg.trace-graph g.trace-node').count(), expectedDrawing(ownTrace).nodes);
+
+    // `enterprise` (a food producer whose factory took part of the farm lot) sees its own part
+    // of the scope: the factory's rows, not every shop's.
+    const own = await signedIn(ENTERPRISE);
+    const ownScope = await scopeApi(farmLot, 'enterprise');
+    assert.ok(ownScope.items.length > 0 && ownScope.items.length < regScope.items.length, 'a part of the scope');
+    assert.equal((await own.goto(scopeUrl)).status(), 200);
+    assert.equal(await own.locator('[data-testid=scope-items] tbody tr').count(), ownScope.items.length);
+    assert.ok((await own.textContent('[data-testid=scope-items]')).includes(places.get(factoryGln).name));
 
     // The regulator shares the scope with enterprise2 (the console has no share form; the API does it).
     const [uscc2] = (await get('/api/v1/enterprises', 'enterprise2')).items.map((e) => e.uscc);
@@ -312,14 +320,16 @@ describe('trace pages', () => {
     const shared = await other.goto(scopeUrl);
     assert.equal(shared.status(), 200);
     assert.equal(await other.locator('[data-testid=scope-items] tbody tr').count(), regScope.items.length, 'the whole scope');
-    assert.match(await other.textContent('[data-testid=scope-areas]'), /测试追溯地点/);
+    const areas = await other.textContent('[data-testid=scope-areas]');
+    for (const i of regScope.items) assert.ok(areas.includes(i.street), `${i.street} is among the areas`);
     const csv = await download(other, '[data-testid=scope-csv]');
     assert.equal(parseCsv(csv.bytes.toString('utf8').replace(/^\uFEFF/, ''))[0][0], '事件时间');
     await screenshot(other, 'trace-scope-shared');
     // The share opens the scope only, not the trace of the farm's part of the chain …
     assert.equal((await other.goto(traceUrl)).status(), 404);
-    // … and only for enterprise2.
-    assert.equal((await own.goto(scopeUrl)).status(), 404);
+    // … and only for enterprise2: enterprise still sees its own part.
+    assert.equal((await own.goto(scopeUrl)).status(), 200);
+    assert.equal(await own.locator('[data-testid=scope-items] tbody tr').count(), ownScope.items.length);
     await other.context().close();
     await own.context().close();
   });

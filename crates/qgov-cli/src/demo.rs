@@ -6,11 +6,12 @@
 use anyhow::{Context, Result};
 use qgov_domain::UnifiedCreditCode;
 use qgov_domain::registers::{Industry, InspectorDraft, LocationDraft, MarketEntityDraft, ProductDraft};
+use qgov_epcis::model::{Event, EventType};
 use qgov_epcis::{Document, DocumentKind};
-use qgov_store::epcis::{Capturer, ErrorBehaviour};
+use qgov_store::epcis::{Capturer, ErrorBehaviour, gln_of};
 use qgov_store::{Actor, ImportMode, ListQuery, NewUser, Store};
 use qgov_trace::generator::{ChainConfig, ChainGenerator};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Streets and towns of Binhai New Area (the grid is street + a number).
 const STREETS: &[&str] = &[
@@ -147,13 +148,18 @@ pub struct Demo {
 pub async fn seed(store: &Store) -> Result<Demo> {
     let accounts = ACCOUNTS.iter().map(|(u, p, r)| (u.to_string(), p.to_string(), r.to_string())).collect();
     if store.user_by_username("admin").await.is_ok() {
-        return Ok(Demo { accounts, trace_root: demo_chain().catalog().product_lots.first().cloned() });
+        // The catalogue fills as the generator runs, so run it to name the same lot.
+        let mut chain = demo_chain();
+        chain.by_ref().for_each(drop);
+        return Ok(Demo { accounts, trace_root: chain.catalog().product_lots.first().cloned() });
     }
     let actor = Actor("system:demo".into());
     let mut g = Gen(20240601);
     let mut entity_rows = vec![];
     let mut product_rows = vec![];
     let mut location_rows = vec![];
+    // Entities that can trade in the demo food chain, by industry, in register order.
+    let mut traders: HashMap<Industry, Vec<Trader>> = HashMap::new();
     let mut n = 0usize;
     for (industry, count, suffixes, entity_type, products, loc_kind) in PROFILE {
         for _ in 0..*count {
@@ -193,6 +199,9 @@ pub async fn seed(store: &Store) -> Result<Demo> {
             let draft = MarketEntityDraft::parse(&|k: &str| f.get(k).cloned())
                 .map_err(|e| anyhow::anyhow!("demo entity: {e}"))?;
             entity_rows.push((n + 1, Ok(draft)));
+            if status == "active" {
+                traders.entry(*industry).or_default().push(Trader { uscc: uscc.to_string(), name: name.clone() });
+            }
             for (j, p) in products.iter().enumerate().take(2) {
                 let gtin = gs1_with_check(&format!("69{:05}{:05}", 12000 + n, j + (g.next() % 90) as usize * 10));
                 let mut f = HashMap::new();
@@ -282,7 +291,7 @@ pub async fn seed(store: &Store) -> Result<Demo> {
             )
             .await?;
     }
-    let trace_root = seed_trace_chain(store, &actor).await?;
+    let trace_root = seed_trace_chain(store, &actor, &traders).await?;
     Ok(Demo { accounts, trace_root })
 }
 
@@ -302,16 +311,137 @@ fn demo_chain() -> ChainGenerator {
     })
 }
 
-/// Capture the demo chain through the EPCIS repository, so the trace-event browser, the
-/// trace pages and recall scopes have something to show. Returns a product lot to trace.
-async fn seed_trace_chain(store: &Store, actor: &Actor) -> Result<Option<String>> {
-    let mut chain = demo_chain();
-    loop {
-        let events: Vec<_> = chain.by_ref().take(1_000).collect();
-        if events.is_empty() {
-            break;
+/// An active entity of the demo register that can own places of the food chain.
+struct Trader {
+    uscc: String,
+    name: String,
+}
+
+/// A trading partner's part in the chain, as its events show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Tier {
+    Farm,
+    Processor,
+    Distributor,
+    Retailer,
+}
+
+impl Tier {
+    /// The register industry whose entities play this part.
+    fn industry(self) -> Industry {
+        match self {
+            Tier::Farm => Industry::FarmProduce,
+            Tier::Processor => Industry::FoodProduction,
+            Tier::Distributor => Industry::ColdChain,
+            Tier::Retailer => Industry::FoodRetail,
         }
-        let doc = Document { kind: DocumentKind::Capture, schema_version: "2.0".into(), events, ..Default::default() };
+    }
+    /// Location kind, where such places lie (farms in the townships, factories in the
+    /// development zones, cold stores by the port, shops in town) and what a place is called.
+    fn place(self) -> (&'static str, &'static [&'static str], &'static str) {
+        match self {
+            Tier::Farm => ("farm", &["中塘镇", "太平镇", "茶淀街道", "寨上街道", "新城镇"], "种植基地"),
+            Tier::Processor => ("factory", &["泰达街道", "古林街道", "大港街道"], "加工厂"),
+            Tier::Distributor => ("warehouse", &["新港街道", "北塘街道", "胡家园街道"], "冷链配送中心"),
+            Tier::Retailer => (
+                "store",
+                &["塘沽街道", "新河街道", "杭州道街道", "新北街道", "大沽街道", "汉沽街道", "泰达街道", "新港街道"],
+                "店",
+            ),
+        }
+    }
+}
+
+/// Every GLN the chain names (read points, business locations, source and destination
+/// parties) with its tier. The generator keeps its trading partners to itself, so they are
+/// read off the events: a farm commissions lots by quantity, a processor receives them and
+/// transforms, a retailer stocks and sells; what is left packs and ships pallets.
+fn chain_sites(events: &[Event]) -> BTreeMap<String, Tier> {
+    let mut sites: BTreeMap<String, Tier> = BTreeMap::new();
+    for ev in events {
+        let step = ev.biz_step.as_deref().unwrap_or("");
+        let by_quantity = !ev.quantity_list.is_empty();
+        let tier = match (ev.event_type, step) {
+            (EventType::Transformation, _) => Tier::Processor,
+            (EventType::Object, "commissioning") if by_quantity => Tier::Farm,
+            (EventType::Object, "receiving") if by_quantity => Tier::Processor,
+            (_, "stocking" | "retail_selling") => Tier::Retailer,
+            _ => Tier::Distributor,
+        };
+        let here = ev.read_point.iter().chain(&ev.biz_location).map(|l| l.id.as_str());
+        for gln in here.filter_map(gln_of) {
+            // Distributor is only the fallback: any stronger evidence wins.
+            let t = sites.entry(gln).or_insert(tier);
+            if *t == Tier::Distributor {
+                *t = tier;
+            }
+        }
+        let parties = ev.source_list.iter().chain(&ev.destination_list).map(|s| s.id.as_str());
+        for gln in parties.filter_map(gln_of) {
+            sites.entry(gln).or_insert(Tier::Distributor);
+        }
+    }
+    sites
+}
+
+/// Register drafts for the chain's places: each GLN (its SGLN place and PGLN party alike)
+/// becomes a location of Binhai New Area with a street and grid, owned by an entity of the
+/// tier's industry, taken in register order (so the demo's enterprise accounts, the first
+/// food producer and the first retailer, own places of the chain).
+fn chain_locations(
+    sites: &BTreeMap<String, Tier>,
+    traders: &HashMap<Industry, Vec<Trader>>,
+) -> Result<Vec<LocationDraft>> {
+    let mut used: HashMap<Tier, usize> = HashMap::new();
+    let mut out = vec![];
+    for (gln, tier) in sites {
+        let i = *used.entry(*tier).and_modify(|i| *i += 1).or_insert(0);
+        let owners = traders.get(&tier.industry()).map(Vec::as_slice).unwrap_or_default();
+        anyhow::ensure!(!owners.is_empty(), "no demo entity of {:?} to own chain places", tier.industry());
+        // More places than entities: the later ones are second branches of the first.
+        let owner = &owners[i % owners.len()];
+        let (kind, streets, suffix) = tier.place();
+        let street = streets[i % streets.len()];
+        let short = street.trim_end_matches("街道").trim_end_matches('镇');
+        let mut f = HashMap::new();
+        f.insert("gln", gln.clone());
+        f.insert("name", format!("{}{short}{suffix}", owner.name));
+        f.insert("kind", kind.to_owned());
+        f.insert(
+            "address",
+            format!("天津市滨海新区{street}{}路{}号", PLACE_WORDS[(i * 7 + 3) % PLACE_WORDS.len()], 10 + i * 13 % 280),
+        );
+        f.insert("street", street.to_owned());
+        f.insert("grid", format!("{street}第{}网格", i / streets.len() % 6 + 1));
+        f.insert("owner_uscc", owner.uscc.clone());
+        out.push(
+            LocationDraft::parse(&|k: &str| f.get(k).cloned()).map_err(|e| anyhow::anyhow!("demo chain place: {e}"))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Capture the demo chain through the EPCIS repository, so the trace-event browser, the
+/// trace pages and recall scopes have something to show, after registering every place and
+/// party it names (through the register import, validated and audited like any other).
+/// Returns a product lot to trace.
+async fn seed_trace_chain(
+    store: &Store,
+    actor: &Actor,
+    traders: &HashMap<Industry, Vec<Trader>>,
+) -> Result<Option<String>> {
+    let mut chain = demo_chain();
+    let events: Vec<Event> = chain.by_ref().collect();
+    let places = chain_locations(&chain_sites(&events), traders)?;
+    let rows = places.into_iter().enumerate().map(|(i, d)| (i + 2, Ok(d))).collect();
+    store.import_locations(actor, rows, ImportMode::AllOrNothing, &|_| {}).await?.map_err(rows_error)?;
+    for batch in events.chunks(1_000) {
+        let doc = Document {
+            kind: DocumentKind::Capture,
+            schema_version: "2.0".into(),
+            events: batch.to_vec(),
+            ..Default::default()
+        };
         store.epcis_capture(actor, &Capturer::default(), doc, ErrorBehaviour::Rollback, vec![]).await?;
     }
     Ok(chain.catalog().product_lots.first().cloned())
@@ -319,4 +449,73 @@ async fn seed_trace_chain(store: &Store, actor: &Actor) -> Result<Option<String>
 
 fn rows_error(rows: Vec<qgov_store::RowError>) -> anyhow::Error {
     anyhow::anyhow!("demo data refused: {:?}", rows.iter().take(5).collect::<Vec<_>>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The generator numbers its partners farms first, then processors, distributors and
+    /// retailers (`6901234` + five digits + check): the tiers read off the events agree.
+    #[test]
+    fn every_partner_of_the_chain_is_found_in_its_tier() {
+        let events: Vec<Event> = demo_chain().collect();
+        let sites = chain_sites(&events);
+        let tier_of_number = |n: u32| match n {
+            1..=12 => Tier::Farm,
+            13..=22 => Tier::Processor,
+            23..=32 => Tier::Distributor,
+            _ => Tier::Retailer,
+        };
+        for (gln, tier) in &sites {
+            assert!(gln.starts_with("6901234"), "{gln}");
+            let n: u32 = gln[7..12].parse().unwrap();
+            assert_eq!(*tier, tier_of_number(n), "{gln}");
+        }
+        // Every processor, distributor and retailer trades; some farms may not yet.
+        assert_eq!(sites.values().filter(|t| **t == Tier::Retailer).count(), 20);
+        assert_eq!(sites.values().filter(|t| **t == Tier::Distributor).count(), 10);
+        assert!(sites.values().filter(|t| **t == Tier::Farm).count() >= 5);
+        // Every place and party named by any event is among them.
+        for ev in &events {
+            let named = ev.read_point.iter().chain(&ev.biz_location).map(|l| l.id.as_str());
+            let parties = ev.source_list.iter().chain(&ev.destination_list).map(|s| s.id.as_str());
+            for id in named.chain(parties) {
+                assert!(gln_of(id).is_some_and(|g| sites.contains_key(&g)), "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn chain_places_are_owned_by_entities_of_their_trade_and_spread_over_streets() {
+        let events: Vec<Event> = demo_chain().collect();
+        let sites = chain_sites(&events);
+        let mut traders: HashMap<Industry, Vec<Trader>> = HashMap::new();
+        for (i, industry) in
+            [Industry::FarmProduce, Industry::FoodProduction, Industry::ColdChain, Industry::FoodRetail]
+                .iter()
+                .enumerate()
+        {
+            for k in 0..3 {
+                let uscc = UnifiedCreditCode::compose("91120116", &format!("MA0000{i}{k}")).unwrap();
+                traders
+                    .entry(*industry)
+                    .or_default()
+                    .push(Trader { uscc: uscc.to_string(), name: format!("天津测试{i}{k}") });
+            }
+        }
+        let places = chain_locations(&sites, &traders).unwrap();
+        assert_eq!(places.len(), sites.len());
+        for (p, (gln, tier)) in places.iter().zip(&sites) {
+            assert_eq!(p.gln.as_str(), gln);
+            let owner = p.owner_uscc.as_ref().unwrap().to_string();
+            assert!(traders[&tier.industry()].iter().any(|t| t.uscc == owner), "{gln} owned by its trade");
+            let street = p.street.as_deref().unwrap();
+            assert!(STREETS.contains(&street), "{street} is a street of Binhai New Area");
+            assert!(p.grid.as_deref().unwrap().starts_with(street));
+        }
+        let shops: std::collections::BTreeSet<_> =
+            places.iter().filter(|p| p.kind.key() == "store").filter_map(|p| p.street.as_deref()).collect();
+        assert!(shops.len() >= 5, "{shops:?}");
+    }
 }
