@@ -20,6 +20,10 @@ pub struct ImportArgs {
     /// Store the good rows and report the bad ones (default: refuse the whole file).
     #[arg(long)]
     skip_invalid: bool,
+    /// EPCIS only: a large backlog. The query indexes are set aside while the files are
+    /// captured and rebuilt once at the end (queries meanwhile are correct but slow).
+    #[arg(long)]
+    bulk: bool,
     #[arg(long, env = "QGOV_DATABASE_URL", default_value = crate::DEFAULT_DATABASE_URL)]
     database_url: String,
 }
@@ -27,7 +31,10 @@ pub struct ImportArgs {
 pub async fn run(a: ImportArgs) -> Result<ExitCode> {
     if a.register == "epcis" {
         let store = crate::open(&a.database_url).await?;
-        return crate::epcis_cmds::import(&store, &a.files).await;
+        return crate::epcis_cmds::import(&store, &a.files, a.bulk).await;
+    }
+    if a.bulk {
+        bail!("--bulk is for `qgov import epcis`; register imports are one transaction already");
     }
     let [file] = a.files.as_slice() else { bail!("give exactly one file to import into a register") };
     let Some(kind) = RegisterKind::from_slug(&a.register) else {

@@ -113,3 +113,44 @@ async fn accounts_tokens_and_imports() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("unsupported database URL"), "{}", text(&out.stderr));
 }
+
+#[tokio::test]
+async fn epcis_import_plain_and_bulk() {
+    let url = qgov_store::testing::fresh_database(qgov_store::Engine::Sqlite).await;
+    let dir = std::env::temp_dir().join(format!("qgov-cli-epcis-{}", &qgov_store::random_secret()[..8]));
+    std::fs::create_dir_all(&dir).unwrap();
+    let event = |i: u32| {
+        format!(
+            r#"{{"type":"ObjectEvent","action":"OBSERVE","bizStep":"shipping","eventTime":"2024-05-01T08:00:{i:02}Z","eventTimeZoneOffset":"+08:00","epcList":["urn:epc:id:sgtin:0614141.107346.{i}"]}}"#
+        )
+    };
+    let doc = |events: Vec<String>| {
+        format!(
+            r#"{{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-05-01T00:00:00Z","epcisBody":{{"eventList":[{}]}}}}"#,
+            events.join(",")
+        )
+    };
+    let good = dir.join("good.jsonld");
+    std::fs::write(&good, doc((0..5).map(event).collect())).unwrap();
+    let bad = dir.join("bad.jsonld");
+    std::fs::write(&bad, doc(vec![event(7), event(8).replace("2024-05-01T08:00:08Z", "yesterday")])).unwrap();
+
+    let out = qgov(&url, &["import", "epcis", "--bulk", good.to_str().unwrap(), bad.to_str().unwrap()], None);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "a refused file fails the run: {stdout}");
+    assert!(stdout.contains("query indexes set aside") && stdout.contains("indexes rebuilt"), "{stdout}");
+    assert!(stdout.contains("5 event(s) stored"), "{stdout}");
+    assert!(stderr.contains("bad.jsonld") && stderr.contains("nothing was stored"), "{stderr}");
+
+    // The indexes are back and the events are there once: importing again stores nothing.
+    let store = qgov_store::Store::connect(&url).await.unwrap();
+    assert_eq!(store.epcis_deferred_index_count().await.unwrap(), 0);
+    let out = qgov(&url, &["import", "epcis", good.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("0 event(s) stored, 5 already present"), "{}", text(&out.stdout));
+
+    let out = qgov(&url, &["import", "enterprises", good.to_str().unwrap(), "--bulk"], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--bulk is for `qgov import epcis`"), "{}", text(&out.stderr));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -156,6 +156,11 @@ impl Store {
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         self.seed_departments().await?;
+        // A bulk load interrupted before it rebuilt its indexes (epcis/bulk.rs).
+        let restored = self.epcis_restore_indexes().await?;
+        if restored > 0 {
+            tracing::warn!(restored, "rebuilt EPCIS indexes left deferred by an interrupted bulk load");
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //! on the `NativeWriter`'s own connection instead (prepared single-row statements, see
 //! `native.rs`), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
 
+mod bulk;
 mod native;
 pub mod query;
 
