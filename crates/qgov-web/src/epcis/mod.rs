@@ -874,7 +874,9 @@ async fn subscribe(
         .store
         .epcis_subscribe(
             &c.actor(),
-            &capturer_of(&c),
+            // An enterprise account without an entity must still be confined (to nothing), as
+            // its queries are: its subscription carries the same scope, never "all".
+            &Capturer { entity_id: c.own_entity(), ..capturer_of(&c) },
             &NewSubscription {
                 query_name: name.clone(),
                 dest: dest.to_owned(),
