@@ -1,9 +1,9 @@
 // The trace pages in real Chromium against the demo district (`qgov demo`: a 3,000-event
 // traced food chain whose farms, factories, cold stores and shops are in the locations
 // register): the SVG graph agrees with /api/v1/trace and names the places as registered, the
-// recall-scope table and its street/grid areas agree with /api/v1/trace/scope, the exports
-// download, a shared scope opens for the enterprise it was shared with and for no one else,
-// bad ids get readable pages, and the pages fit a phone.
+// recall-scope table and its street/grid areas agree with /api/v1/trace/scope and it sorts by
+// last seen, the exports download, a regulator shares a scope on its page and it opens for
+// that enterprise and for no one else, bad ids get readable pages, and the pages fit a phone.
 //   QGOV_BIN=target/debug/qgov node --test tests/browser/trace.test.mjs
 
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,8 @@ const REGULATOR = ['regulator', 'demo-regulator-2026'];
 const ENTERPRISE = ['enterprise', 'demo-enterprise-2026'];
 const ENTERPRISE2 = ['enterprise2', 'demo-enterprise-2026'];
 const UNKNOWN_AREA = '未登记地点';
+// Columns of the scope table.
+const COL = { id: 0, product: 1, lot: 2, location: 3, area: 4, owner: 5, disposition: 6, quantity: 7, lastSeen: 8 };
 
 /** GS1 mod-10 check digit (GS1 General Specifications §7.9). */
 function gs1Check(digits) {
@@ -244,10 +246,33 @@ describe('trace pages', () => {
     api.items.forEach((i, n) => {
       const p = places.get(glnOf(i.lastLocation));
       assert.ok(p, `${i.id}: its last place ${i.lastLocation} is registered`);
-      assert.equal(cells[n][2], p.name, `${i.id} was last seen at ${p.name}`);
-      assert.equal(cells[n][3], `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
+      assert.equal(cells[n][COL.location], p.name, `${i.id} was last seen at ${p.name}`);
+      assert.equal(cells[n][COL.area], `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
     });
     await screenshot(page, 'trace-scope');
+
+    // Sorting by last seen (server-side, like the register lists): oldest first, then a
+    // second click newest first; the same rows either way, and the export links unchanged.
+    const exportLinks = async () => page.locator('a[href*="/console/trace/scope/export"]').evaluateAll((as) => as.map((a) => a.href));
+    const unsortedExports = await exportLinks();
+    const seenHeader = page.locator('[data-testid=scope-items] thead th', { hasText: '最后记录时间' });
+    const rowsNow = () => page.locator('[data-testid=scope-items] tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+    await Promise.all([page.waitForURL(/sort=last_seen/), seenHeader.locator('a.sort').click()]);
+    assert.equal(new URL(page.url()).searchParams.get('id'), farmLot, 'the sort link keeps the scope');
+    assert.equal(await seenHeader.getAttribute('aria-sort'), 'ascending');
+    const ascending = await rowsNow();
+    const seen = ascending.map((r) => r[COL.lastSeen]);
+    assert.ok(seen.every((t) => t !== ''), 'every item of the demo was seen');
+    assert.deepEqual(seen, [...seen].sort(), 'oldest first');
+    assert.notDeepEqual(seen, api.items.map((i) => i.lastSeen), 'not the trace order by chance');
+    assert.deepEqual(ascending.map((r) => r[COL.id]).sort(), api.items.map((i) => i.id).sort(), 'the same items');
+    await Promise.all([page.waitForURL(/dir=desc/), seenHeader.locator('a.sort').click()]);
+    assert.equal(await seenHeader.getAttribute('aria-sort'), 'descending');
+    const descending = (await rowsNow()).map((r) => r[COL.lastSeen]);
+    assert.deepEqual(descending, [...seen].sort().reverse(), 'newest first');
+    assert.deepEqual(await exportLinks(), unsortedExports, 'the exports are the same files, sorted or not');
+    await screenshot(page, 'trace-scope-sorted');
 
     // Exports: Chinese headings by default; the console's files hold the API's rows.
     const viaApi = await server.api('GET', `/api/v1/trace/scope/export?id=${encodeURIComponent(farmLot)}&format=csv`, undefined, 'regulator');
@@ -271,7 +296,7 @@ describe('trace pages', () => {
     await page.context().close();
   });
 
-  test('a shared recall scope opens for that enterprise only; others get a clear refusal', async () => {
+  test('a regulator shares a recall scope on its page; it opens for that enterprise only, others get a clear refusal', async () => {
     const regScope = await scopeApi(farmLot);
     const scopeUrl = `${server.base}/console/trace/scope?id=${encodeURIComponent(farmLot)}`;
     const traceUrl = `${server.base}/console/trace?id=${encodeURIComponent(farmLot)}&direction=forward`;
@@ -313,10 +338,43 @@ describe('trace pages', () => {
     assert.equal(await own.locator('[data-testid=scope-items] tbody tr').count(), ownScope.items.length);
     assert.ok((await own.textContent('[data-testid=scope-items]')).includes(places.get(factoryGln).name));
 
-    // The regulator shares the scope with enterprise2 (the console has no share form; the API does it).
-    const [uscc2] = (await get('/api/v1/enterprises', 'enterprise2')).items.map((e) => e.uscc);
-    const share = await server.api('POST', '/api/v1/trace/scope/shares', { id: farmLot, enterprise: uscc2 }, 'regulator');
-    assert.equal(share.status, 201, await share.text());
+    // Enterprises neither see with whom a scope is shared nor the form to share it.
+    assert.equal(await own.locator('#shares, [data-testid=share-form]').count(), 0);
+    const [entity2] = (await get('/api/v1/enterprises', 'enterprise2')).items;
+
+    // The regulator shares the scope with enterprise2 on the scope page, picking it by name.
+    const reg = await signedIn(REGULATOR);
+    await reg.goto(scopeUrl);
+    assert.match(await reg.textContent('[data-testid=scope-shares]'), /尚未共享给任何市场主体/);
+    const form = reg.locator('[data-testid=share-form]');
+    assert.ok(await reg.locator(`#share-enterprises option[value="${entity2.uscc}"]`).count(), 'the register offers it');
+    // A name the register does not know is refused on the page, keeping what was typed.
+    await form.locator('#field-enterprise').fill('天津没有这家公司');
+    const [unknown] = await Promise.all([reg.waitForNavigation(), form.locator('button[type=submit]').click()]);
+    assert.equal(unknown.status(), 422);
+    assert.match(await reg.textContent('[data-field-error=enterprise]'), /没有与此名称或信用代码对应的市场主体/);
+    assert.equal(await reg.inputValue('#field-enterprise'), '天津没有这家公司');
+    // Without the session's CSRF token the share is refused.
+    const forged = await reg.request.post(`${server.base}/console/trace/scope/shares`, {
+      form: { id: farmLot, enterprise: entity2.uscc }, maxRedirects: 0,
+    });
+    assert.equal(forged.status(), 403);
+    await reg.locator('#field-enterprise').fill(entity2.name);
+    await Promise.all([reg.waitForURL(/shared=/), reg.locator('[data-testid=share-form] button[type=submit]').click()]);
+    assert.match(await reg.textContent('[data-testid=share-done]'), new RegExp(`已将召回范围共享给 ${entity2.name}`));
+    const shareRows = await reg.locator('[data-testid=scope-shares] tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+    assert.equal(shareRows.length, 1);
+    const [name, uscc, by, at] = shareRows[0];
+    assert.deepEqual([name, uscc, by], [entity2.name, entity2.uscc, 'regulator'], 'with whom and who shared');
+    assert.ok(Math.abs(Date.parse(at) - Date.now()) < 120_000, `shared just now (${at})`);
+    await screenshot(reg, 'trace-scope-share');
+    // The audit trail says who granted the access.
+    const audit = await get('/api/v1/audit?limit=5', 'admin');
+    assert.ok(audit.some((r) => r.action === 'trace.share' && r.actor === 'user:regulator'
+      && r.after.entity_id === entity2.id), 'the share is audited with who made it');
+    await reg.context().close();
+
     const shared = await other.goto(scopeUrl);
     assert.equal(shared.status(), 200);
     assert.equal(await other.locator('[data-testid=scope-items] tbody tr').count(), regScope.items.length, 'the whole scope');

@@ -1,9 +1,11 @@
 //! Trace pages: a backward or forward trace drawn as our own server-rendered SVG (columns by
 //! hop distance from the root, material flowing left to right) with the places it went
-//! through, and the recall-scope table grouped by street and grid, both with the FSMA
-//! 204-style export. The same access rules and shaping as `/api/v1/trace`.
+//! through, and the recall-scope table grouped by street and grid (sortable, shared with an
+//! enterprise by a regulator), both with the FSMA 204-style export. The same access rules
+//! and shaping as `/api/v1/trace`.
 
-use super::links;
+use super::links::{self, ListState};
+use super::widgets::HeaderCell;
 use super::{Failure, OrFail, PageResult, Signed, render};
 use crate::AppState;
 use crate::i18n::Tr;
@@ -14,17 +16,21 @@ use crate::trace::{
 };
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
-use qgov_domain::FieldErrors;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use qgov_domain::audit::AuditRecord;
+use qgov_domain::{FieldErrors, UnifiedCreditCode};
+use qgov_store::{Actor, ListQuery, MarketEntity, StoreError};
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/trace", get(trace_page))
         .route("/console/trace/scope", get(scope_page))
+        .route("/console/trace/scope/shares", post(share_scope))
         .route("/console/trace/export", get(trace_download))
         .route("/console/trace/scope/export", get(scope_download))
 }
@@ -258,16 +264,49 @@ struct Area {
     places: Vec<String>,
 }
 
+/// One row of the scope table: the item and its lot as a short label.
+struct ScopeRow {
+    i: ScopeItemOut,
+    lot: String,
+}
+
+/// A recall scope shared with an enterprise: with whom, by whom, when.
+#[derive(Debug, Clone, PartialEq)]
+struct ShareRow {
+    enterprise: String,
+    uscc: String,
+    by: String,
+    at: String,
+}
+
+/// The share form as last submitted: what was typed and what was wrong with it.
+#[derive(Default)]
+struct ShareForm {
+    value: String,
+    error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "trace_scope.html")]
 struct ScopePage {
     c: super::Chrome,
     t: Tr,
+    root: String,
     scope: ScopeOut,
+    rows: Vec<ScopeRow>,
+    headers: Vec<HeaderCell>,
     areas: Vec<Area>,
     trace_href: String,
     csv_href: String,
     xlsx_href: String,
+    /// Staff see with whom the scope was shared; enterprises do not.
+    shares: Option<Vec<ShareRow>>,
+    /// Regulators and admins may share: the form, and the enterprises to pick from.
+    can_share: bool,
+    enterprises: Vec<(String, String)>,
+    form: ShareForm,
+    /// The enterprise the scope was just shared with (after the redirect).
+    shared: Option<String>,
 }
 
 fn areas(items: &[ScopeItemOut], unknown: &str) -> Vec<Area> {
@@ -285,27 +324,211 @@ fn areas(items: &[ScopeItemOut], unknown: &str) -> Vec<Area> {
     by.into_values().collect()
 }
 
+/// Columns of the scope table: (sort key, catalogue key of the heading, sortable). Sorting
+/// is `sort=…&dir=desc`, as in the register lists.
+const SCOPE_COLUMNS: &[(&str, &str, bool)] = &[
+    ("id", "epcis-identifier", true),
+    ("product", "trace-product", false),
+    ("lot", "trace-lot", true),
+    ("location", "trace-last-location", true),
+    ("area", "trace-area", false),
+    ("owner", "trace-owner", true),
+    ("disposition", "epcis-disposition", true),
+    ("quantity", "trace-quantity", false),
+    ("last_seen", "trace-last-seen", true),
+];
+
+/// The sort of the scope table asked for in `p`, and its headings with the links that sort
+/// it. The links keep the id (the way a list's filters are kept); the export links are built
+/// apart and stay unsorted.
+fn scope_headers(t: Tr, p: &HashMap<String, String>) -> (ListState, Vec<HeaderCell>) {
+    let sortable: Vec<&str> = SCOPE_COLUMNS.iter().filter(|c| c.2).map(|c| c.0).collect();
+    let state = ListState::parse(p, &sortable, &["id"]);
+    let headers = SCOPE_COLUMNS
+        .iter()
+        .map(|(column, label, sortable)| HeaderCell {
+            label: t.get(label),
+            ..HeaderCell::new(t, &state, "/console/trace/scope", column, *sortable)
+        })
+        .collect();
+    (state, headers)
+}
+
+/// What an item is sorted by in `column`: places and owners by their registered name where
+/// they have one (what the reader sees), else by identifier.
+fn sort_key<'a>(i: &'a ScopeItemOut, column: &str) -> Option<&'a str> {
+    match column {
+        "id" => Some(&i.id),
+        "lot" => i.lot.as_deref(),
+        "location" => i.last_location_name.as_deref().or(i.last_location.as_deref()),
+        "owner" => i.owner_name.as_deref().or(i.owner.as_deref()),
+        "disposition" => i.disposition.as_deref(),
+        "last_seen" => i.last_seen.as_deref(),
+        _ => None,
+    }
+}
+
+/// Sorts scope items by a column: empty values last whichever the direction, ties in the
+/// order the trace found them (the API's order). Times are fixed-width RFC 3339 UTC, so
+/// comparing them as text orders them in time.
+fn sort_items(items: &mut [ScopeItemOut], column: Option<&str>, desc: bool) {
+    let Some(column) = column else { return };
+    items.sort_by(|a, b| match (sort_key(a, column), sort_key(b, column)) {
+        (Some(x), Some(y)) if desc => y.cmp(x),
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+}
+
+/// The shares of a scope from its audit records (`trace.share` on `trace_scope` / root):
+/// the audit chain is where a grant of access is recorded with who made it. Oldest first.
+fn shares_from_audit(records: &[AuditRecord]) -> Vec<(i64, String, String)> {
+    records
+        .iter()
+        .filter(|r| r.action == "trace.share")
+        .filter_map(|r| {
+            let after: serde_json::Value = serde_json::from_str(&r.after).ok()?;
+            let entity = after.get("entity_id")?.as_i64()?;
+            let at = after.get("created_at").and_then(|v| v.as_str()).unwrap_or(&r.at).to_owned();
+            Some((entity, actor_name(&r.actor), at))
+        })
+        .collect()
+}
+
+/// The user behind an audit actor: `user:regulator (token 3)` → `regulator`.
+fn actor_name(actor: &str) -> String {
+    let name = actor.strip_prefix("user:").unwrap_or(actor);
+    name.split(" (token ").next().unwrap_or(name).to_owned()
+}
+
+/// Finds the enterprise a regulator typed (a credit code, or a name) among the register
+/// entries that match it: the one with exactly that code or name, else the only match.
+/// The error is the catalogue key saying what was wrong.
+fn pick_enterprise<'a>(typed: &str, found: &'a [MarketEntity]) -> Result<&'a MarketEntity, &'static str> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err("err-required");
+    }
+    if let Some(e) = found.iter().find(|e| e.uscc == typed || e.name == typed) {
+        return Ok(e);
+    }
+    match found {
+        [one] => Ok(one),
+        [] => Err("trace-share-unknown"),
+        _ => Err("trace-share-ambiguous"),
+    }
+}
+
 async fn scope_page(State(s): State<AppState>, who: Signed, Query(p): Query<HashMap<String, String>>) -> PageResult {
+    scope_view(&s, &who, &p, ShareForm::default()).await
+}
+
+async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, form: ShareForm) -> PageResult {
     let t = who.t;
     let id = p.get("id").cloned().unwrap_or_default();
     let canonical =
         parse_id(Some(&id)).map_err(|_| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(t.get("trace-bad-id")))?;
-    let vis = visibility(&s, &who, Some(&canonical)).await.or_fail(t)?;
+    let vis = visibility(s, who, Some(&canonical)).await.or_fail(t)?;
     let reg = Registers::load(&s.store).await.or_fail(t)?;
-    let scope = {
+    let mut scope = {
         let ix = s.trace.current(&s.store).await.or_fail(t)?;
         scope_out(&run_scope(&ix, &canonical, &vis).map_err(|e| refused(t, e))?, &reg)
     };
+    let (state, headers) = scope_headers(t, p);
+    let areas = areas(&scope.items, &t.get("trace-unknown-area"));
+    let mut items = std::mem::take(&mut scope.items);
+    sort_items(&mut items, state.sort.as_deref(), state.desc);
+    let rows =
+        items.into_iter().map(|i| ScopeRow { lot: i.lot.as_deref().map(short).unwrap_or_default(), i }).collect();
+    let staff = who.role() != qgov_domain::Role::Enterprise;
+    let can_share = who.role().can_edit_registers();
+    let shares = if staff { Some(shares(s, &canonical).await.or_fail(t)?) } else { None };
+    let enterprises = if can_share {
+        let q = ListQuery { per_page: 500, sort: Some("name".into()), ..Default::default() };
+        s.store.list_entities(&q).await.or_fail(t)?.items.into_iter().map(|e| (e.uscc, e.name)).collect()
+    } else {
+        vec![]
+    };
+    let shared =
+        p.get("shared").and_then(|u| shares.as_ref()?.iter().find(|r| &r.uscc == u)).map(|r| r.enterprise.clone());
+    let status = if form.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ScopePage {
         c: who.chrome(t.get("trace-scope-title")),
         t,
-        areas: areas(&scope.items, &t.get("trace-unknown-area")),
+        root: id.clone(),
+        areas,
+        rows,
+        headers,
         trace_href: links::with_query("/console/trace", &[("id", &id), ("direction", "forward")]),
         csv_href: links::with_query("/console/trace/scope/export", &[("id", &id), ("format", "csv")]),
         xlsx_href: links::with_query("/console/trace/scope/export", &[("id", &id), ("format", "xlsx")]),
         scope,
+        shares,
+        can_share,
+        enterprises,
+        form,
+        shared,
     };
-    Ok(render(StatusCode::OK, &page))
+    Ok(render(status, &page))
+}
+
+/// With whom the scope of `root` was shared, by whom and when.
+async fn shares(s: &AppState, root: &str) -> Result<Vec<ShareRow>, StoreError> {
+    let mut out = vec![];
+    for (entity_id, by, at) in shares_from_audit(&s.store.audit_for("trace_scope", root).await?) {
+        let (enterprise, uscc) = match s.store.entity(entity_id).await {
+            Ok(e) => (e.name, e.uscc),
+            Err(StoreError::NotFound) => (format!("#{entity_id}"), String::new()),
+            Err(e) => return Err(e),
+        };
+        out.push(ShareRow { enterprise, uscc, by, at });
+    }
+    Ok(out)
+}
+
+/// Shares a recall scope with an enterprise from the scope page (regulators and admins, as
+/// `POST /api/v1/trace/scope/shares`); back to the page saying with whom, or the page again
+/// with what was wrong.
+async fn share_scope(State(s): State<AppState>, who: Signed, Form(f): Form<HashMap<String, String>>) -> PageResult {
+    let t = who.t;
+    who.check_csrf(f.get("csrf"))?;
+    if !who.role().can_edit_registers() {
+        return Err(Failure::forbidden(t));
+    }
+    let id = f.get("id").cloned().unwrap_or_default();
+    let canonical =
+        parse_id(Some(&id)).map_err(|_| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(t.get("trace-bad-id")))?;
+    {
+        // Share only what exists: a typo must not silently grant nothing.
+        let ix = s.trace.current(&s.store).await.or_fail(t)?;
+        run_scope(&ix, &canonical, &Visibility::All).map_err(|e| refused(t, e))?;
+    }
+    let typed = f.get("enterprise").map(|v| v.trim().to_owned()).unwrap_or_default();
+    let found = if typed.is_empty() {
+        vec![]
+    } else if UnifiedCreditCode::parse(&typed).is_ok() {
+        match s.store.entity_by_uscc(&typed).await {
+            Ok(e) => vec![e],
+            Err(StoreError::NotFound) => vec![],
+            Err(e) => return Err(Failure::internal(t, e)),
+        }
+    } else {
+        let q = ListQuery { q: Some(typed.clone()), per_page: 20, ..Default::default() };
+        s.store.list_entities(&q).await.or_fail(t)?.items
+    };
+    let entity = match pick_enterprise(&typed, &found) {
+        Ok(e) => e,
+        Err(code) => {
+            let form = ShareForm { value: typed, error: Some(t.get(code)) };
+            let p = HashMap::from([("id".to_owned(), id)]);
+            return scope_view(&s, &who, &p, form).await;
+        }
+    };
+    s.store.trace_share(&Actor::user(&who.user.username), &canonical, entity.id, Some(who.user.id)).await.or_fail(t)?;
+    let back = links::with_query("/console/trace/scope", &[("id", &id), ("shared", &entity.uscc)]);
+    Ok(Redirect::to(&format!("{back}#shares")).into_response())
 }
 
 fn with_lang(who: &Signed, mut p: HashMap<String, String>) -> HashMap<String, String> {
@@ -413,5 +636,145 @@ mod tests {
         t.edges[0].to = t.nodes[1].id.as_str().into();
         let (svg, _) = draw(&t, &Tr::new(Lang::En));
         assert!(svg.contains("&lt;x&gt;&amp;y") && !svg.contains("<x>"), "{svg}");
+    }
+
+    fn item(id: &str, seen: Option<&str>, place: Option<&str>) -> ScopeItemOut {
+        ScopeItemOut {
+            id: id.into(),
+            kind: "instance".into(),
+            lot: None,
+            gtin: None,
+            product: None,
+            last_seen: seen.map(Into::into),
+            last_location: Some(format!("urn:epc:id:sgln:6901234.000{id}.0")),
+            last_location_name: place.map(Into::into),
+            street: None,
+            grid: None,
+            owner: None,
+            owner_name: None,
+            disposition: None,
+            quantity: None,
+            uom: None,
+        }
+    }
+
+    fn ids(items: &[ScopeItemOut]) -> Vec<&str> {
+        items.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn scope_items_sort_by_a_column_with_empty_values_last_and_ties_in_trace_order() {
+        let mut items = vec![
+            item("1", Some("2024-01-05T01:00:00.000Z"), Some("乙店")),
+            item("2", None, None),
+            item("3", Some("2024-01-03T01:00:00.000Z"), Some("甲店")),
+            item("4", Some("2024-01-05T01:00:00.000Z"), Some("甲店")),
+        ];
+        sort_items(&mut items, Some("last_seen"), false);
+        assert_eq!(ids(&items), ["3", "1", "4", "2"]);
+        sort_items(&mut items, Some("last_seen"), true);
+        assert_eq!(ids(&items), ["1", "4", "3", "2"], "newest first, ties kept, the unseen still last");
+        // A place sorts by its registered name, else by its identifier.
+        sort_items(&mut items, Some("location"), false);
+        // (Text order, as the register lists sort: `urn:…` before 乙 (U+4E59) before 甲 (U+7532).)
+        assert_eq!(ids(&items), ["2", "1", "4", "3"]);
+        let before = ids(&items).join(",");
+        sort_items(&mut items, None, true);
+        assert_eq!(ids(&items).join(","), before, "no sort asked: the trace's order");
+    }
+
+    #[test]
+    fn sort_links_keep_the_id_and_toggle_the_direction() {
+        let p: HashMap<String, String> = [
+            ("id", "urn:epc:class:lgtin:6901234.000012.F1D0H0"),
+            ("sort", "last_seen"),
+            ("dir", "desc"),
+            ("page", "3"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let (state, headers) = scope_headers(Tr::new(Lang::Zh), &p);
+        assert_eq!((state.sort.as_deref(), state.desc), (Some("last_seen"), true));
+        let id = "id=urn%3Aepc%3Aclass%3Algtin%3A6901234.000012.F1D0H0";
+        let seen = headers.iter().find(|h| h.sorted == "desc").expect("the sorted column is marked");
+        assert_eq!(seen.href.as_deref(), Some(format!("/console/trace/scope?{id}&sort=last_seen").as_str()));
+        assert_eq!(headers[0].href.as_deref(), Some(format!("/console/trace/scope?{id}&sort=id").as_str()));
+        assert!(headers[1].href.is_none() && headers[1].label == Tr::new(Lang::Zh).get("trace-product"));
+        assert_eq!(headers.iter().filter(|h| h.href.is_some()).count(), 6);
+        // An unknown column is ignored rather than refused, as in the register lists.
+        let bad: HashMap<String, String> = [("sort".to_owned(), "quantity".to_owned())].into();
+        assert_eq!(scope_headers(Tr::new(Lang::En), &bad).0.sort, None);
+    }
+
+    fn audit(actor: &str, action: &str, after: &str) -> AuditRecord {
+        AuditRecord {
+            seq: 1,
+            at: "2026-11-26T08:00:00.000000Z".into(),
+            actor: actor.into(),
+            action: action.into(),
+            target_type: "trace_scope".into(),
+            target_id: "root".into(),
+            before: "null".into(),
+            after: after.into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn shares_are_read_from_the_audit_trail_with_who_and_when() {
+        let records = [
+            audit(
+                "user:regulator (token 3)",
+                "trace.share",
+                r#"{"root":"r","entity_id":7,"created_at":"2026-11-26T07:00:00Z"}"#,
+            ),
+            audit("user:admin", "trace.share", r#"{"root":"r","entity_id":9}"#),
+            audit("user:admin", "trace.unshare", r#"{"root":"r","entity_id":7}"#),
+            audit("user:admin", "trace.share", "not json"),
+        ];
+        assert_eq!(
+            shares_from_audit(&records),
+            vec![
+                (7, "regulator".to_owned(), "2026-11-26T07:00:00Z".to_owned()),
+                (9, "admin".to_owned(), "2026-11-26T08:00:00.000000Z".to_owned()),
+            ]
+        );
+        assert_eq!(actor_name("system:demo"), "system:demo");
+    }
+
+    fn entity(id: i64, uscc: &str, name: &str) -> MarketEntity {
+        MarketEntity {
+            id,
+            uscc: uscc.into(),
+            name: name.into(),
+            entity_type: "company".into(),
+            industry: "food_retail".into(),
+            address: None,
+            street: None,
+            grid: None,
+            legal_representative: None,
+            licences: vec![],
+            status: "active".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_enterprise_to_share_with_is_the_one_named_exactly_or_the_only_match() {
+        let shop = entity(1, "91120116MA05K1TQ3X", "天津华源超市有限公司");
+        let branch = entity(2, "91120116MA05K1TQ4X", "天津华源超市有限公司塘沽分公司");
+        let both = [shop.clone(), branch.clone()];
+        assert_eq!(pick_enterprise("天津华源超市有限公司", &both).map(|e| e.id), Ok(1), "an exact name wins");
+        assert_eq!(pick_enterprise(" 91120116MA05K1TQ4X ", &both).map(|e| e.id), Ok(2), "so does a credit code");
+        assert_eq!(pick_enterprise("华源", &both).map(|e| e.id), Err("trace-share-ambiguous"));
+        assert_eq!(pick_enterprise("塘沽分", std::slice::from_ref(&branch)).map(|e| e.id), Ok(2));
+        assert_eq!(pick_enterprise("没有", &[]).map(|e| e.id), Err("trace-share-unknown"));
+        assert_eq!(pick_enterprise("  ", &both).map(|e| e.id), Err("err-required"));
+        for key in ["trace-share-ambiguous", "trace-share-unknown", "err-required"] {
+            assert_ne!(Tr::new(Lang::Zh).get(key), key);
+        }
     }
 }
