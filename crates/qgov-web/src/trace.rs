@@ -132,6 +132,23 @@ impl TraceState {
         self.refresh(store).await?;
         Ok(IndexGuard(self.inner.read().expect("trace index lock")))
     }
+
+    /// Catches up in the background after a capture, so that the next trace finds the new
+    /// events indexed instead of indexing them itself. The database stays the source of
+    /// truth: a trace still catches up first, which costs one query when this has run.
+    pub fn catch_up_soon(self: &Arc<Self>, store: &Store) {
+        let (state, store) = (Arc::clone(self), store.clone());
+        tokio::spawn(async move {
+            if let Err(e) = state.refresh(&store).await {
+                tracing::warn!(error = %e, "trace index could not catch up after a capture");
+            }
+        });
+    }
+
+    /// How many events the index holds (without catching up).
+    pub fn indexed_events(&self) -> usize {
+        self.inner.read().expect("trace index lock").index.len()
+    }
 }
 
 /// What part of the chain a caller may see.
@@ -652,4 +669,36 @@ pub fn export_rows(
     }
     rows.sort();
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qgov_store::epcis::{Capturer, ErrorBehaviour};
+    use qgov_store::{Actor, Engine, testing};
+
+    #[tokio::test]
+    async fn a_capture_is_indexed_without_waiting_for_a_trace() {
+        let store = Store::connect(&testing::fresh_database(Engine::Sqlite).await).await.unwrap();
+        let state = Arc::new(TraceState::default());
+        let doc = |serial: u32| {
+            let text = format!(
+                r#"{{"@context":["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],"type":"EPCISDocument","schemaVersion":"2.0","creationDate":"2024-05-01T00:00:00Z","epcisBody":{{"eventList":[{{"type":"ObjectEvent","action":"ADD","bizStep":"commissioning","eventTime":"2024-05-01T08:00:00Z","eventTimeZoneOffset":"+08:00","epcList":["urn:epc:id:sgtin:0614141.107346.{serial}"]}}]}}}}"#
+            );
+            qgov_epcis::json::parse_document(text.as_bytes()).unwrap()
+        };
+        for (serial, expected) in [(1, 1), (2, 2)] {
+            store
+                .epcis_capture(&Actor::system(), &Capturer::default(), doc(serial), ErrorBehaviour::Rollback, vec![])
+                .await
+                .unwrap();
+            state.catch_up_soon(&store);
+            let deadline = Instant::now() + std::time::Duration::from_secs(10);
+            while state.indexed_events() < expected {
+                assert!(Instant::now() < deadline, "the index did not catch up");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            assert_eq!(state.indexed_events(), expected);
+        }
+    }
 }

@@ -325,6 +325,11 @@ async fn capture(State(s): State<AppState>, who: Signed, mut form: Multipart) ->
                 .epcis_capture(&Actor::user(&who.user.username), &by, doc, ErrorBehaviour::Rollback, vec![])
                 .await
                 .or_fail(t)?;
+            // The same follow-up as a capture through /epcis: stream subscribers, trace index.
+            crate::epcis::notify_subscribers(&s.store, &out);
+            if !out.stored.is_empty() {
+                s.trace.catch_up_soon(&s.store);
+            }
             page.done = Some((out.stored.len(), out.duplicates.len(), out.job.capture_id));
             Ok(render(StatusCode::OK, &page))
         }

@@ -449,6 +449,9 @@ async fn capture(
     }
     let out = s.store.epcis_capture(&c.actor(), &capturer_of(&c), doc, behaviour, refused).await?;
     notify_subscribers(&s.store, &out);
+    if !out.stored.is_empty() {
+        s.trace.catch_up_soon(&s.store);
+    }
     let location = format!("/epcis/capture/{}", out.job.capture_id);
     let mut r = (StatusCode::ACCEPTED, axum::Json(&out.job)).into_response();
     r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).expect("ascii id"));
@@ -510,6 +513,9 @@ async fn capture_event(
     let doc = Document { events: vec![ev], ..Default::default() };
     let out = s.store.epcis_capture_event(&c.actor(), &capturer_of(&c), doc).await?;
     notify_subscribers(&s.store, &out);
+    if !out.stored.is_empty() {
+        s.trace.catch_up_soon(&s.store);
+    }
     let id = out.stored.first().cloned().unwrap_or_default();
     let mut r =
         (StatusCode::CREATED, axum::Json(json!({"eventID": id, "captureID": out.job.capture_id}))).into_response();
@@ -925,7 +931,7 @@ async fn unsubscribe(
 
 /// After a capture, delivers the newly stored events matching each stream subscription to its
 /// `dest`, signed, in the background (the capture's answer does not wait for subscribers).
-fn notify_subscribers(store: &Store, out: &CaptureOutcome) {
+pub(crate) fn notify_subscribers(store: &Store, out: &CaptureOutcome) {
     if out.stored.is_empty() {
         return;
     }
