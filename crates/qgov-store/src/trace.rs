@@ -32,6 +32,17 @@ pub struct TraceShare {
     pub created_at: String,
 }
 
+/// A share of a recall scope as listed for staff: with whom (as registered), by whom, when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceShareEntry {
+    pub entity_id: i64,
+    pub entity_name: String,
+    pub uscc: String,
+    /// The user who shared it; `None` when no user did (a system task) or the account is gone.
+    pub shared_by: Option<String>,
+    pub shared_at: String,
+}
+
 impl Store {
     /// Up to `limit` stored events with internal key greater than `after_pk`, in capture
     /// order. Keyset paging on the primary key: each page is one index range scan, so a
@@ -123,6 +134,30 @@ impl Store {
         w.audit(actor, "trace.share", "trace_scope", root, &(), &share).await?;
         w.commit().await?;
         Ok(share)
+    }
+
+    /// With whom the recall scope of `root` (canonical identifier) was shared, by whom and
+    /// when, oldest first: the shares table itself, so the list is exactly what grants access.
+    pub async fn trace_shares(&self, root: &str) -> Result<Vec<TraceShareEntry>> {
+        let rows = sqlx::query(
+            "SELECT s.entity_id, m.name, m.uscc, u.username, s.created_at FROM trace_shares s \
+             JOIN market_entities m ON m.id = s.entity_id LEFT JOIN users u ON u.id = s.shared_by_user \
+             WHERE s.root = $1 ORDER BY s.created_at, s.id",
+        )
+        .bind(root)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TraceShareEntry {
+                    entity_id: r.try_get(0)?,
+                    entity_name: r.try_get(1)?,
+                    uscc: r.try_get(2)?,
+                    shared_by: r.try_get(3)?,
+                    shared_at: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     /// Whether the recall scope of `root` was shared with the enterprise.
