@@ -469,6 +469,12 @@ async fn enterprise_isolation(engine: Engine) {
             None,
         ),
         (
+            "GET",
+            "/api/v1/trace/scope/shares",
+            "/api/v1/trace/scope/shares?id=urn:epc:id:sgtin:6901234.067890.1".into(),
+            None,
+        ),
+        (
             "POST",
             "/api/v1/trace/scope/shares",
             "/api/v1/trace/scope/shares".into(),

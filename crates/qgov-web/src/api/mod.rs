@@ -106,7 +106,7 @@ fn openapi_router() -> OpenApiRouter<AppState> {
         .routes(routes!(trace::scope))
         .routes(routes!(trace::export))
         .routes(routes!(trace::export_scope))
-        .routes(routes!(trace::share))
+        .routes(routes!(trace::share, trace::shares))
 }
 
 static OPENAPI: LazyLock<Arc<utoipa::openapi::OpenApi>> =

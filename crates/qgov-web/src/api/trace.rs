@@ -209,3 +209,49 @@ pub async fn share(
         Json(ShareOut { id: urn(&share.root), enterprise: entity.uscc, created_at: share.created_at }),
     ))
 }
+
+/// A recall scope and with whom it was shared.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SharesOut {
+    /// The root in URN form.
+    pub id: String,
+    /// Oldest first.
+    pub shares: Vec<ShareListed>,
+}
+
+/// One enterprise a recall scope was shared with, by whom and when.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ShareListed {
+    /// The enterprise's unified social credit code.
+    pub enterprise: String,
+    /// Its name as registered now.
+    pub name: String,
+    /// The user who shared the scope (absent when no user did).
+    #[serde(rename = "sharedBy")]
+    pub shared_by: Option<String>,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/trace/scope/shares", tag = "trace",
+    summary = "With whom a recall scope was shared",
+    description = "The enterprises that may read the whole recall scope of `id`, who shared it with each and when, oldest first; an empty list when it was shared with no one. Staff only (admins, regulators, inspectors): an enterprise is not told with whom else a scope was shared.",
+    params(("id" = String, Query, description = "The identifier (EPC URN, class/lot URN or Digital Link)")),
+    responses((status = 200, body = SharesOut), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)),
+    security(("bearer" = [])))]
+pub async fn shares(
+    State(s): State<AppState>,
+    caller: ApiCaller,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<SharesOut>, ApiError> {
+    caller.require_reader()?;
+    let id = parse_id(param(&p, "id"))?;
+    let shares = s
+        .store
+        .trace_shares(&id)
+        .await?
+        .into_iter()
+        .map(|e| ShareListed { enterprise: e.uscc, name: e.entity_name, shared_by: e.shared_by, created_at: e.shared_at })
+        .collect();
+    Ok(Json(SharesOut { id: urn(&id), shares }))
+}

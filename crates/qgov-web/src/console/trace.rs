@@ -1,8 +1,9 @@
 //! Trace pages: a backward or forward trace drawn as our own server-rendered SVG (columns by
 //! hop distance from the root, material flowing left to right) with the places it went
 //! through, and the recall-scope table grouped by street and grid (sortable, shared with an
-//! enterprise by a regulator), both with the FSMA 204-style export. The same access rules
-//! and shaping as `/api/v1/trace`.
+//! enterprise by a regulator, the shares listed from the store as `GET
+//! /api/v1/trace/scope/shares` lists them), both with the FSMA 204-style export. The same
+//! access rules and shaping as `/api/v1/trace`.
 
 use super::links::{self, ListState};
 use super::widgets::HeaderCell;
@@ -20,8 +21,8 @@ use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use qgov_domain::audit::AuditRecord;
 use qgov_domain::{FieldErrors, UnifiedCreditCode};
+use qgov_store::trace::TraceShareEntry;
 use qgov_store::{Actor, ListQuery, MarketEntity, StoreError};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
@@ -270,15 +271,6 @@ struct ScopeRow {
     lot: String,
 }
 
-/// A recall scope shared with an enterprise: with whom, by whom, when.
-#[derive(Debug, Clone, PartialEq)]
-struct ShareRow {
-    enterprise: String,
-    uscc: String,
-    by: String,
-    at: String,
-}
-
 /// The share form as last submitted: what was typed and what was wrong with it.
 #[derive(Default)]
 struct ShareForm {
@@ -300,7 +292,7 @@ struct ScopePage {
     csv_href: String,
     xlsx_href: String,
     /// Staff see with whom the scope was shared; enterprises do not.
-    shares: Option<Vec<ShareRow>>,
+    shares: Option<Vec<TraceShareEntry>>,
     /// Regulators and admins may share: the form, and the enterprises to pick from.
     can_share: bool,
     enterprises: Vec<(String, String)>,
@@ -382,27 +374,6 @@ fn sort_items(items: &mut [ScopeItemOut], column: Option<&str>, desc: bool) {
     });
 }
 
-/// The shares of a scope from its audit records (`trace.share` on `trace_scope` / root):
-/// the audit chain is where a grant of access is recorded with who made it. Oldest first.
-fn shares_from_audit(records: &[AuditRecord]) -> Vec<(i64, String, String)> {
-    records
-        .iter()
-        .filter(|r| r.action == "trace.share")
-        .filter_map(|r| {
-            let after: serde_json::Value = serde_json::from_str(&r.after).ok()?;
-            let entity = after.get("entity_id")?.as_i64()?;
-            let at = after.get("created_at").and_then(|v| v.as_str()).unwrap_or(&r.at).to_owned();
-            Some((entity, actor_name(&r.actor), at))
-        })
-        .collect()
-}
-
-/// The user behind an audit actor: `user:regulator (token 3)` → `regulator`.
-fn actor_name(actor: &str) -> String {
-    let name = actor.strip_prefix("user:").unwrap_or(actor);
-    name.split(" (token ").next().unwrap_or(name).to_owned()
-}
-
 /// Finds the enterprise a regulator typed (a credit code, or a name) among the register
 /// entries that match it: the one with exactly that code or name, else the only match.
 /// The error is the catalogue key saying what was wrong.
@@ -444,7 +415,7 @@ async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, for
         items.into_iter().map(|i| ScopeRow { lot: i.lot.as_deref().map(short).unwrap_or_default(), i }).collect();
     let staff = who.role() != qgov_domain::Role::Enterprise;
     let can_share = who.role().can_edit_registers();
-    let shares = if staff { Some(shares(s, &canonical).await.or_fail(t)?) } else { None };
+    let shares = if staff { Some(s.store.trace_shares(&canonical).await.or_fail(t)?) } else { None };
     let enterprises = if can_share {
         let q = ListQuery { per_page: 500, sort: Some("name".into()), ..Default::default() };
         s.store.list_entities(&q).await.or_fail(t)?.items.into_iter().map(|e| (e.uscc, e.name)).collect()
@@ -452,7 +423,7 @@ async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, for
         vec![]
     };
     let shared =
-        p.get("shared").and_then(|u| shares.as_ref()?.iter().find(|r| &r.uscc == u)).map(|r| r.enterprise.clone());
+        p.get("shared").and_then(|u| shares.as_ref()?.iter().find(|r| &r.uscc == u)).map(|r| r.entity_name.clone());
     let status = if form.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = ScopePage {
         c: who.chrome(t.get("trace-scope-title")),
@@ -472,20 +443,6 @@ async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, for
         shared,
     };
     Ok(render(status, &page))
-}
-
-/// With whom the scope of `root` was shared, by whom and when.
-async fn shares(s: &AppState, root: &str) -> Result<Vec<ShareRow>, StoreError> {
-    let mut out = vec![];
-    for (entity_id, by, at) in shares_from_audit(&s.store.audit_for("trace_scope", root).await?) {
-        let (enterprise, uscc) = match s.store.entity(entity_id).await {
-            Ok(e) => (e.name, e.uscc),
-            Err(StoreError::NotFound) => (format!("#{entity_id}"), String::new()),
-            Err(e) => return Err(e),
-        };
-        out.push(ShareRow { enterprise, uscc, by, at });
-    }
-    Ok(out)
 }
 
 /// Shares a recall scope with an enterprise from the scope page (regulators and admins, as
@@ -705,43 +662,6 @@ mod tests {
         // An unknown column is ignored rather than refused, as in the register lists.
         let bad: HashMap<String, String> = [("sort".to_owned(), "quantity".to_owned())].into();
         assert_eq!(scope_headers(Tr::new(Lang::En), &bad).0.sort, None);
-    }
-
-    fn audit(actor: &str, action: &str, after: &str) -> AuditRecord {
-        AuditRecord {
-            seq: 1,
-            at: "2026-11-26T08:00:00.000000Z".into(),
-            actor: actor.into(),
-            action: action.into(),
-            target_type: "trace_scope".into(),
-            target_id: "root".into(),
-            before: "null".into(),
-            after: after.into(),
-            prev_hash: String::new(),
-            hash: String::new(),
-        }
-    }
-
-    #[test]
-    fn shares_are_read_from_the_audit_trail_with_who_and_when() {
-        let records = [
-            audit(
-                "user:regulator (token 3)",
-                "trace.share",
-                r#"{"root":"r","entity_id":7,"created_at":"2026-11-26T07:00:00Z"}"#,
-            ),
-            audit("user:admin", "trace.share", r#"{"root":"r","entity_id":9}"#),
-            audit("user:admin", "trace.unshare", r#"{"root":"r","entity_id":7}"#),
-            audit("user:admin", "trace.share", "not json"),
-        ];
-        assert_eq!(
-            shares_from_audit(&records),
-            vec![
-                (7, "regulator".to_owned(), "2026-11-26T07:00:00Z".to_owned()),
-                (9, "admin".to_owned(), "2026-11-26T08:00:00.000000Z".to_owned()),
-            ]
-        );
-        assert_eq!(actor_name("system:demo"), "system:demo");
     }
 
     fn entity(id: i64, uscc: &str, name: &str) -> MarketEntity {
