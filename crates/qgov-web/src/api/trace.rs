@@ -251,7 +251,12 @@ pub async fn shares(
         .trace_shares(&id)
         .await?
         .into_iter()
-        .map(|e| ShareListed { enterprise: e.uscc, name: e.entity_name, shared_by: e.shared_by, created_at: e.shared_at })
+        .map(|e| ShareListed {
+            enterprise: e.uscc,
+            name: e.entity_name,
+            shared_by: e.shared_by,
+            created_at: e.shared_at,
+        })
         .collect();
     Ok(Json(SharesOut { id: urn(&id), shares }))
 }
