@@ -1,9 +1,11 @@
 // The trace pages in real Chromium against the demo district (`qgov demo`: a 3,000-event
 // traced food chain whose farms, factories, cold stores and shops are in the locations
-// register): the SVG graph agrees with /api/v1/trace and names the places as registered, the
+// register and whose produce and products are in the products register): the SVG graph
+// agrees with /api/v1/trace and names the places and products as registered, the
 // recall-scope table and its street/grid areas agree with /api/v1/trace/scope and it sorts by
-// last seen, the exports download, a regulator shares a scope on its page and it opens for
-// that enterprise and for no one else, bad ids get readable pages, and the pages fit a phone.
+// last seen, the exports download, a regulator shares a scope on its page (the shares listed
+// as /api/v1/trace/scope/shares lists them) and it opens for that enterprise and for no one
+// else, bad ids get readable pages, and the pages fit a phone.
 //   QGOV_BIN=target/debug/qgov node --test tests/browser/trace.test.mjs
 
 import { after, before, describe, test } from 'node:test';
@@ -193,6 +195,22 @@ describe('trace pages', () => {
         assert.equal(l.name, name, `${l.id}: the API names it as registered`);
         assert.ok(listed.includes(name), `${direction}: ${l.id} by name`);
       }
+      // The products list: every GTIN of the trace, by the name the demo registered for it.
+      const products = new Map();
+      for (const n of api.nodes.filter((n) => n.gtin)) {
+        assert.ok(n.product, `${direction}: ${n.id} names its product`);
+        products.set(n.gtin, { name: n.product, objects: (products.get(n.gtin)?.objects ?? 0) + 1 });
+      }
+      if (direction === 'backward') {
+        assert.ok(products.size >= 2, `the product and the produce it was made of (${[...products.keys()]})`);
+      }
+      const productRows = await page.locator('[data-testid=trace-products] tbody tr').evaluateAll((trs) =>
+        trs.map((tr) => [...tr.cells].map((td) => td.textContent.trim())));
+      assert.deepEqual(productRows, [...products.keys()].sort().map((g) => [products.get(g).name, g, String(products.get(g).objects)]),
+        `${direction}: the products by GTIN, named`);
+      const rootProduct = api.nodes.find((n) => n.id === api.root)?.product;
+      assert.match(rootProduct, /\d+(g|kg|ml)$/, 'the demo lot is of a processed product');
+      assert.ok((await page.textContent('[data-testid=trace-products]')).includes(rootProduct), `${rootProduct} is shown`);
       await screenshot(page, `trace-${direction}`);
     }
 
@@ -248,6 +266,8 @@ describe('trace pages', () => {
       assert.ok(p, `${i.id}: its last place ${i.lastLocation} is registered`);
       assert.equal(cells[n][COL.location], p.name, `${i.id} was last seen at ${p.name}`);
       assert.equal(cells[n][COL.area], `${p.street} · ${p.grid}`, `${i.id} sits in ${p.street}`);
+      assert.ok(i.product, `${i.id}: its product is registered`);
+      assert.equal(cells[n][COL.product], i.product, `${i.id} is ${i.product}`);
     });
     await screenshot(page, 'trace-scope');
 
@@ -369,6 +389,12 @@ describe('trace pages', () => {
     assert.deepEqual([name, uscc, by], [entity2.name, entity2.uscc, 'regulator'], 'with whom and who shared');
     assert.ok(Math.abs(Date.parse(at) - Date.now()) < 120_000, `shared just now (${at})`);
     await screenshot(reg, 'trace-scope-share');
+    // Staff read the same list from the API; an enterprise is not told with whom it was shared.
+    const listed = await get(`/api/v1/trace/scope/shares?id=${encodeURIComponent(farmLot)}`, 'admin');
+    assert.equal(listed.id, regScope.root);
+    assert.deepEqual(listed.shares.map((s) => [s.name, s.enterprise, s.sharedBy, s.createdAt]), [[name, uscc, by, at]]);
+    const hidden = await server.api('GET', `/api/v1/trace/scope/shares?id=${encodeURIComponent(farmLot)}`, undefined, 'enterprise2');
+    assert.equal(hidden.status, 403);
     // The audit trail says who granted the access.
     const audit = await get('/api/v1/audit?limit=5', 'admin');
     assert.ok(audit.some((r) => r.action === 'trace.share' && r.actor === 'user:regulator'

@@ -421,10 +421,113 @@ fn chain_locations(
     Ok(out)
 }
 
+/// What the chain's farms harvest, by lot: vegetables and rice of the district's townships,
+/// given to the produce GTINs the chain uses in GTIN order.
+const CHAIN_PRODUCE: &[&str] = &["黄瓜", "西红柿", "大白菜", "沙窝萝卜", "小站稻谷", "芹菜", "韭菜", "茄子"];
+/// What the chain's factories make of it, given to its product GTINs in GTIN order.
+const CHAIN_PRODUCTS: &[&str] = &[
+    "速冻什锦蔬菜 1kg",
+    "番茄酱 400g",
+    "酱腌萝卜 500g",
+    "速冻韭菜水饺 1kg",
+    "蔬菜汁饮料 250ml",
+    "酸白菜 500g",
+    "脱水蔬菜 100g",
+    "什锦酱菜 500g",
+];
+
+/// The GTIN (14 digits) of a GTIN-keyed identifier in canonical Digital Link form.
+fn gtin_of(canonical: &str) -> Option<&str> {
+    let gtin = canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)?;
+    gtin.bytes().all(|b| b.is_ascii_digit()).then_some(gtin)
+}
+
+/// A trade item of the chain: whether farms harvest it or factories make it, and how many
+/// times each place (GLN) did.
+#[derive(Debug, Default)]
+struct Good {
+    tier: Option<Tier>,
+    makers: BTreeMap<String, usize>,
+}
+
+/// Every GTIN the chain names (items, lots, inputs and outputs), with who makes it: a farm
+/// commissions produce lots by quantity, a factory's transformation outputs a product lot.
+fn chain_goods(events: &[Event]) -> BTreeMap<String, Good> {
+    let mut goods: BTreeMap<String, Good> = BTreeMap::new();
+    for ev in events {
+        let step = ev.biz_step.as_deref().unwrap_or("");
+        let made = match (ev.event_type, step) {
+            (EventType::Transformation, _) => Some((Tier::Processor, &ev.output_quantity_list)),
+            (EventType::Object, "commissioning") if !ev.quantity_list.is_empty() => {
+                Some((Tier::Farm, &ev.quantity_list))
+            }
+            _ => None,
+        };
+        let site = ev.read_point.as_ref().and_then(|l| gln_of(l.id.as_str()));
+        if let (Some((tier, made)), Some(site)) = (made, site) {
+            for q in made {
+                if let Some(gtin) = gtin_of(q.epc_class.as_str()) {
+                    let g = goods.entry(gtin.to_owned()).or_default();
+                    g.tier = Some(tier);
+                    *g.makers.entry(site.clone()).or_default() += 1;
+                }
+            }
+        }
+        let quantities =
+            [&ev.quantity_list, &ev.child_quantity_list, &ev.input_quantity_list, &ev.output_quantity_list];
+        let classes = quantities.into_iter().flatten().map(|q| q.epc_class.as_str());
+        let items = [&ev.epc_list, &ev.child_epcs, &ev.input_epc_list, &ev.output_epc_list];
+        for id in classes.chain(items.into_iter().flatten().map(|e| e.as_str())) {
+            if let Some(gtin) = gtin_of(id) {
+                goods.entry(gtin.to_owned()).or_default();
+            }
+        }
+    }
+    goods
+}
+
+/// Register drafts for the chain's trade items: produce named as harvested, products as
+/// made, each owned by the entity owning the place that makes it most often (the decoy
+/// network uses the same GTINs, less often) and branded with its name. The GTIN is kept
+/// as printed on the pack (GTIN-13); traces find it by its 14-digit form.
+fn chain_products(
+    goods: &BTreeMap<String, Good>,
+    places: &[LocationDraft],
+    traders: &HashMap<Industry, Vec<Trader>>,
+) -> Result<Vec<ProductDraft>> {
+    let owner_of: HashMap<&str, String> =
+        places.iter().filter_map(|p| Some((p.gln.as_str(), p.owner_uscc.as_ref()?.to_string()))).collect();
+    let name_of: HashMap<&str, &str> = traders.values().flatten().map(|t| (t.uscc.as_str(), t.name.as_str())).collect();
+    let mut used: HashMap<Tier, usize> = HashMap::new();
+    let mut out = vec![];
+    for (gtin, good) in goods {
+        let tier = good.tier.with_context(|| format!("no event of the chain makes GTIN {gtin}"))?;
+        let names = if tier == Tier::Farm { CHAIN_PRODUCE } else { CHAIN_PRODUCTS };
+        let i = *used.entry(tier).and_modify(|i| *i += 1).or_insert(0);
+        let name = names.get(i).with_context(|| format!("more {tier:?} GTINs in the chain than demo names"))?;
+        let (site, _) = good.makers.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0))).expect("a maker");
+        let owner =
+            owner_of.get(site.as_str()).with_context(|| format!("the maker of {gtin}, {site}, is unregistered"))?;
+        let brand: String =
+            name_of.get(owner.as_str()).map(|n| n.chars().skip(2).take(4).collect()).unwrap_or_default();
+        let mut f = HashMap::new();
+        f.insert("gtin", gtin.strip_prefix('0').unwrap_or(gtin).to_owned());
+        f.insert("name", (*name).to_owned());
+        f.insert("brand", brand);
+        f.insert("category", tier.industry().key().to_owned());
+        f.insert("owner_uscc", owner.clone());
+        out.push(
+            ProductDraft::parse(&|k: &str| f.get(k).cloned())
+                .map_err(|e| anyhow::anyhow!("demo chain product: {e}"))?,
+        );
+    }
+    Ok(out)
+}
+
 /// Capture the demo chain through the EPCIS repository, so the trace-event browser, the
 /// trace pages and recall scopes have something to show, after registering every place and
-/// party it names (through the register import, validated and audited like any other).
-/// Returns a product lot to trace.
+/// party it names and every trade item it carries (through the register imports, validated
+/// and audited like any other). Returns a product lot to trace.
 async fn seed_trace_chain(
     store: &Store,
     actor: &Actor,
@@ -433,8 +536,11 @@ async fn seed_trace_chain(
     let mut chain = demo_chain();
     let events: Vec<Event> = chain.by_ref().collect();
     let places = chain_locations(&chain_sites(&events), traders)?;
+    let products = chain_products(&chain_goods(&events), &places, traders)?;
     let rows = places.into_iter().enumerate().map(|(i, d)| (i + 2, Ok(d))).collect();
     store.import_locations(actor, rows, ImportMode::AllOrNothing, &|_| {}).await?.map_err(rows_error)?;
+    let rows = products.into_iter().enumerate().map(|(i, d)| (i + 2, Ok(d))).collect();
+    store.import_products(actor, rows, ImportMode::AllOrNothing, &|_| {}).await?.map_err(rows_error)?;
     for batch in events.chunks(1_000) {
         let doc = Document {
             kind: DocumentKind::Capture,
@@ -486,10 +592,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn chain_places_are_owned_by_entities_of_their_trade_and_spread_over_streets() {
-        let events: Vec<Event> = demo_chain().collect();
-        let sites = chain_sites(&events);
+    /// Three entities of each trade of the chain.
+    fn traders() -> HashMap<Industry, Vec<Trader>> {
         let mut traders: HashMap<Industry, Vec<Trader>> = HashMap::new();
         for (i, industry) in
             [Industry::FarmProduce, Industry::FoodProduction, Industry::ColdChain, Industry::FoodRetail]
@@ -504,6 +608,14 @@ mod tests {
                     .push(Trader { uscc: uscc.to_string(), name: format!("天津测试{i}{k}") });
             }
         }
+        traders
+    }
+
+    #[test]
+    fn chain_places_are_owned_by_entities_of_their_trade_and_spread_over_streets() {
+        let events: Vec<Event> = demo_chain().collect();
+        let sites = chain_sites(&events);
+        let traders = traders();
         let places = chain_locations(&sites, &traders).unwrap();
         assert_eq!(places.len(), sites.len());
         for (p, (gln, tier)) in places.iter().zip(&sites) {
@@ -517,5 +629,59 @@ mod tests {
         let shops: std::collections::BTreeSet<_> =
             places.iter().filter(|p| p.kind.key() == "store").filter_map(|p| p.street.as_deref()).collect();
         assert!(shops.len() >= 5, "{shops:?}");
+    }
+
+    /// Every GTIN any event of the chain names (case, lot, input, output) is a registered
+    /// product, so no trace shows an unnamed product; produce is owned by the entity owning
+    /// the farm that harvests it, products by the one owning the factory that makes them.
+    #[test]
+    fn every_trade_item_of_the_chain_is_registered_by_its_maker() {
+        let events: Vec<Event> = demo_chain().collect();
+        let traders = traders();
+        let places = chain_locations(&chain_sites(&events), &traders).unwrap();
+        let goods = chain_goods(&events);
+        let products = chain_products(&goods, &places, &traders).unwrap();
+        let registered: HashMap<String, &ProductDraft> = products.iter().map(|p| (p.gtin.to_gtin14(), p)).collect();
+        assert_eq!(registered.len(), products.len(), "each GTIN once");
+        let mut named = 0;
+        for ev in &events {
+            let quantities =
+                [&ev.quantity_list, &ev.child_quantity_list, &ev.input_quantity_list, &ev.output_quantity_list];
+            let classes = quantities.into_iter().flatten().map(|q| q.epc_class.as_str());
+            let items = [&ev.epc_list, &ev.child_epcs, &ev.input_epc_list, &ev.output_epc_list];
+            for id in classes.chain(items.into_iter().flatten().map(|e| e.as_str())).filter_map(gtin_of) {
+                assert!(registered.contains_key(id), "GTIN {id} of the chain is registered");
+                named += 1;
+            }
+        }
+        assert!(named > 1_000, "the chain names its goods ({named} times)");
+        let produce: Vec<&str> =
+            products.iter().filter(|p| CHAIN_PRODUCE.contains(&p.name.as_str())).map(|p| p.name.as_str()).collect();
+        let made: Vec<&str> =
+            products.iter().filter(|p| CHAIN_PRODUCTS.contains(&p.name.as_str())).map(|p| p.name.as_str()).collect();
+        assert!(produce.len() >= 2 && made.len() >= 2, "{produce:?} {made:?}");
+        assert_eq!(produce.len() + made.len(), products.len(), "every item has a demo name");
+        let names: std::collections::BTreeSet<&str> = products.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names.len(), products.len(), "names are distinct");
+        let owner_of: HashMap<&str, String> =
+            places.iter().map(|p| (p.gln.as_str(), p.owner_uscc.as_ref().unwrap().to_string())).collect();
+        for p in &products {
+            let good = &goods[&p.gtin.to_gtin14()];
+            let (farm, industry) = if CHAIN_PRODUCE.contains(&p.name.as_str()) {
+                (Tier::Farm, Industry::FarmProduce)
+            } else {
+                (Tier::Processor, Industry::FoodProduction)
+            };
+            assert_eq!(good.tier, Some(farm), "{}", p.name);
+            assert_eq!(p.category.as_deref(), Some(industry.key()));
+            let owner = p.owner_uscc.as_ref().unwrap().to_string();
+            assert!(traders[&industry].iter().any(|t| t.uscc == owner), "{} is owned by its trade", p.name);
+            assert!(
+                good.makers.keys().any(|gln| owner_of[gln.as_str()] == owner),
+                "{} is owned by the owner of a place that makes it",
+                p.name
+            );
+            assert!(p.gtin.as_str().len() == 13 && p.gtin.as_str().starts_with("6901234"), "{}", p.gtin);
+        }
     }
 }

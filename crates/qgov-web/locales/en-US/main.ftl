@@ -732,3 +732,6 @@ trace-share = Share the recall scope
 trace-share-done = The recall scope is now shared with { $enterprise }.
 trace-share-unknown = No enterprise of the register has this name or credit code.
 trace-share-ambiguous = Several enterprises match; pick one from the list or type its unified social credit code.
+trace-products = Products in this trace
+trace-product-objects = Objects
+trace-product-unregistered = (not in the products register)

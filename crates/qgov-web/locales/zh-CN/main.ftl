@@ -732,3 +732,6 @@ trace-share = 共享召回范围
 trace-share-done = 已将召回范围共享给 { $enterprise }。
 trace-share-unknown = 登记册中没有与此名称或信用代码对应的市场主体。
 trace-share-ambiguous = 有多个市场主体与此匹配，请从列表中选择或输入统一社会信用代码。
+trace-products = 涉及的商品
+trace-product-objects = 对象数
+trace-product-unregistered = （未在产品登记册中）

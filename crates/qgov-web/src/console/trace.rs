@@ -193,6 +193,29 @@ async fn visibility(s: &AppState, who: &Signed, shared_root: Option<&str>) -> Re
     Visibility::of(&s.store, who.user.role, who.user.entity_id, shared_root).await
 }
 
+/// A product a trace passes through: its GTIN, its name in the products register (if it is
+/// there), and how many of the trace's objects (items and lots) are of it.
+#[derive(Debug, PartialEq)]
+struct ProductRow {
+    gtin: String,
+    name: Option<String>,
+    objects: usize,
+}
+
+/// The products of a trace's nodes, by GTIN.
+fn products(t: &TraceOut) -> Vec<ProductRow> {
+    let mut by: BTreeMap<&str, ProductRow> = BTreeMap::new();
+    for n in &t.nodes {
+        let Some(gtin) = n.gtin.as_deref() else { continue };
+        let row = by.entry(gtin).or_insert_with(|| ProductRow { gtin: gtin.to_owned(), name: None, objects: 0 });
+        row.objects += 1;
+        if row.name.is_none() {
+            row.name.clone_from(&n.product);
+        }
+    }
+    by.into_values().collect()
+}
+
 #[derive(Template)]
 #[template(path = "trace.html")]
 struct TracePage {
@@ -204,6 +227,7 @@ struct TracePage {
     result: Option<TraceOut>,
     svg: String,
     folded: usize,
+    products: Vec<ProductRow>,
     scope_href: String,
     csv_href: String,
     xlsx_href: String,
@@ -222,6 +246,7 @@ async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
         result: None,
         svg: String::new(),
         folded: 0,
+        products: vec![],
         scope_href: links::with_query("/console/trace/scope", &[("id", &id)]),
         csv_href: links::with_query("/console/trace/export", &[("id", &id), ("direction", &dir), ("format", "csv")]),
         xlsx_href: links::with_query("/console/trace/export", &[("id", &id), ("direction", &dir), ("format", "xlsx")]),
@@ -241,6 +266,7 @@ async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
     let status = match outcome {
         Ok(out) => {
             let (svg, folded) = draw(&out, &t);
+            page.products = products(&out);
             (page.svg, page.folded, page.result) = (svg, folded, Some(out));
             StatusCode::OK
         }
@@ -556,6 +582,27 @@ mod tests {
         assert!(svg.contains(">lgtin:0614141.033333.P1</text>") && svg.contains(">sgtin:0614141.033333.2</text>"));
         // The root sits in the first column of a forward trace, its units in the second.
         assert!(svg.contains("<rect x=\"10\"") && svg.contains(&format!("<rect x=\"{}\"", 10 + COL_W)));
+    }
+
+    #[test]
+    fn the_products_of_a_trace_are_listed_by_gtin_with_their_registered_names() {
+        let mut t = forward(3);
+        let milk = Some("06141410333332".to_owned());
+        for n in &mut t.nodes {
+            n.gtin.clone_from(&milk);
+        }
+        t.nodes[2].product = Some("纯牛奶 250ml".into());
+        t.nodes.push(node("urn:epc:class:lgtin:0614141.044444.L2", "class", None, 1));
+        t.nodes.last_mut().unwrap().gtin = Some("06141410444448".into());
+        t.nodes.push(node("urn:epc:id:sscc:0614141.1234567890", "container", None, 1));
+        assert_eq!(
+            products(&t),
+            [
+                ProductRow { gtin: "06141410333332".into(), name: Some("纯牛奶 250ml".into()), objects: 4 },
+                ProductRow { gtin: "06141410444448".into(), name: None, objects: 1 },
+            ],
+            "named where any node of the GTIN is named; pallets carry no GTIN"
+        );
     }
 
     #[test]
