@@ -4,8 +4,9 @@
 // agrees with /api/v1/trace and names the places and products as registered, the
 // recall-scope table and its street/grid areas agree with /api/v1/trace/scope and it sorts by
 // last seen, the exports download, a regulator shares a scope on its page (the shares listed
-// as /api/v1/trace/scope/shares lists them) and it opens for that enterprise and for no one
-// else, bad ids get readable pages, and the pages fit a phone.
+// as /api/v1/trace/scope/shares lists them; a refused share's page switches language back to
+// the scope page) and it opens for that enterprise and for no one else, bad ids get readable
+// pages, and the pages fit a phone.
 //   QGOV_BIN=target/debug/qgov node --test tests/browser/trace.test.mjs
 
 import { after, before, describe, test } from 'node:test';
@@ -374,6 +375,19 @@ describe('trace pages', () => {
     assert.equal(unknown.status(), 422);
     assert.match(await reg.textContent('[data-field-error=enterprise]'), /没有与此名称或信用代码对应的市场主体/);
     assert.equal(await reg.inputValue('#field-enterprise'), '天津没有这家公司');
+    // The refused share's page is the scope page: switching language there returns to it
+    // (not to the POST-only share URL, which would answer 405), and back again.
+    const back = new URL(await reg.getAttribute('[data-testid=lang-switch]', 'href'), server.base).searchParams.get('back');
+    assert.equal(back, new URL(scopeUrl).pathname + new URL(scopeUrl).search, 'the switch returns to the scope page');
+    const [english] = await Promise.all([reg.waitForNavigation(), reg.click('[data-testid=lang-switch]')]);
+    assert.equal(english.status(), 200);
+    assert.equal(new URL(reg.url()).pathname, '/console/trace/scope');
+    assert.equal(new URL(reg.url()).searchParams.get('id'), farmLot);
+    assert.equal(await reg.getAttribute('html', 'lang'), 'en');
+    assert.match(await reg.textContent('[data-testid=scope-shares]'), /Not shared with any enterprise yet/);
+    await Promise.all([reg.waitForNavigation(), reg.click('[data-testid=lang-switch]')]);
+    assert.equal(new URL(reg.url()).pathname, '/console/trace/scope');
+    assert.match(await reg.textContent('[data-testid=scope-shares]'), /尚未共享给任何市场主体/);
     // Without the session's CSRF token the share is refused.
     const forged = await reg.request.post(`${server.base}/console/trace/scope/shares`, {
       form: { id: farmLot, enterprise: entity2.uscc }, maxRedirects: 0,

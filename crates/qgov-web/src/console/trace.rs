@@ -505,8 +505,11 @@ async fn share_scope(State(s): State<AppState>, who: Signed, Form(f): Form<HashM
         Ok(e) => e,
         Err(code) => {
             let form = ShareForm { value: typed, error: Some(t.get(code)) };
+            // The page is the scope page: its language switch (and anything else that links
+            // back "here") must return to the GET URL, not to this POST-only one.
+            let at_scope = Signed { path: links::with_query("/console/trace/scope", &[("id", &id)]), ..who };
             let p = HashMap::from([("id".to_owned(), id)]);
-            return scope_view(&s, &who, &p, form).await;
+            return scope_view(&s, &at_scope, &p, form).await;
         }
     };
     s.store.trace_share(&Actor::user(&who.user.username), &canonical, entity.id, Some(who.user.id)).await.or_fail(t)?;
