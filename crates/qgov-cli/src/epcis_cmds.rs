@@ -304,6 +304,9 @@ pub async fn bench_capture(a: BenchCaptureArgs) -> Result<ExitCode> {
         measure_queries(&store, stored, a.query_runs).await?;
     }
 
+    if a.baseline_events == 0 {
+        return Ok(ExitCode::SUCCESS);
+    }
     // Baseline: the same parse, validation and hash, then one INSERT and one commit per event
     // into a table holding only the eventID and the JSON (no normalisation, no indexes).
     sqlx::query("CREATE TABLE IF NOT EXISTS bench_naive (event_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
