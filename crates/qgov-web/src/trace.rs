@@ -218,6 +218,10 @@ impl EventFilter for Visibility {
             }
         }
     }
+
+    fn allows_all(&self) -> bool {
+        matches!(self, Visibility::All)
+    }
 }
 
 /// An identifier in the canonical URN form the API speaks (Digital Links inside the index).
