@@ -341,7 +341,7 @@ pub(crate) fn rfc3339(nanos: i64) -> String {
     put(14, 2, sod % 3600 / 60);
     put(17, 2, sod % 60);
     put(20, 3, millis);
-    out.iter().map(|&b| b as char).collect()
+    String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
 }
 
 #[derive(Default)]
@@ -696,10 +696,10 @@ impl TraceIndex {
             .map(|&id| {
                 let kind = self.node_kind(id);
                 let node = TraceNode {
-                    id: self.ids.resolve(id).into(),
+                    id: self.ids.resolve_arc(id),
                     kind,
                     lot: if kind == NodeKind::Instance {
-                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l).into())
+                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve_arc(l))
                     } else {
                         None
                     },
