@@ -1449,6 +1449,18 @@ pub struct ScheduledSubscription {
 // Scheduled subscriptions (EPCIS 2.0 §8.2.5.3): what the scheduler in `qgov-web` reads and
 // moves on.
 impl Store {
+    /// A record time before which every capture has committed. Captures take their record
+    /// time under the writer lock; this waits for that lock (a write transaction, rolled back
+    /// unused), so a capture still running when it is called ends before the time it returns,
+    /// and one starting after it gets a later record time. A scheduled run that reads up to
+    /// this time cannot miss an event that commits after its query.
+    pub async fn epcis_settled_record_time(&self) -> Result<i64> {
+        let w = WriteTx::begin(self).await?;
+        let at = micros(&Timestamp(time::OffsetDateTime::now_utc()));
+        drop(w);
+        Ok(at)
+    }
+
     /// Every subscription with a schedule, with its window start.
     pub async fn epcis_scheduled_subscriptions(&self) -> Result<Vec<ScheduledSubscription>> {
         let rows = sqlx::query(

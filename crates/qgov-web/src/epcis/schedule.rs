@@ -349,11 +349,14 @@ async fn run_schedules(store: Store) {
     }
 }
 
-/// One run of a scheduled subscription at `at`: the named query over `[min_record_time, at)`,
-/// delivered, and the window moved on.
+/// One run of a scheduled subscription at `at`: the named query over `[min_record_time,
+/// until)`, `until` being `at` or the settled record time after it, delivered, and the window
+/// moved on.
 async fn run_once(store: &Store, s: &ScheduledSubscription, at: OffsetDateTime) -> Res<()> {
     let sub = &s.subscription;
-    let until = micros(&Timestamp(at));
+    // The window ends at the firing time, or later if a capture was still committing then:
+    // everything recorded before `until` is committed and visible to the query below.
+    let until = micros(&Timestamp(at)).max(store.epcis_settled_record_time().await?);
     if until <= s.min_record_time {
         // initialRecordTime in the future: nothing can be due yet.
         return Ok(());
