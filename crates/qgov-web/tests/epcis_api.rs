@@ -8,7 +8,7 @@ use qgov_domain::{Role, UnifiedCreditCode};
 use qgov_store::{Actor, Engine, NewUser, Store, testing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{Read, Write};
+mod common;
 
 struct App {
     base: String,
@@ -135,35 +135,14 @@ fn doc(tag: &str, n: usize, bad_step: bool, location: &str) -> Vec<u8> {
 fn receive_one(listener: std::net::TcpListener) -> (String, String) {
     listener.set_nonblocking(true).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    let mut conn = loop {
+    let conn = loop {
         match listener.accept() {
             Ok((c, _)) => break c,
             Err(_) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(20)),
             Err(e) => panic!("no delivery: {e}"),
         }
     };
-    conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = conn.read(&mut buf).unwrap();
-        assert!(n > 0, "delivery closed early");
-        raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw).to_string();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap();
-            if body.len() >= len {
-                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
-                return (head.to_owned(), body.to_owned());
-            }
-        }
-    }
+    common::answer_one_request(conn)
 }
 
 const HQ: &str = "urn:epc:id:sgln:0614141.00001.0";

@@ -10,7 +10,7 @@ use qgov_store::{Actor, Engine};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::io::{ErrorKind, Read, Write};
+use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -147,29 +147,9 @@ impl Drop for Subscriber {
     }
 }
 
-fn read_request(mut conn: std::net::TcpStream) -> Delivery {
-    conn.set_nonblocking(false).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let n = conn.read(&mut buf).unwrap();
-        assert!(n > 0, "delivery closed early");
-        raw.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&raw).to_string();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap())
-                })
-                .unwrap();
-            if body.len() >= len {
-                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
-                return Delivery { head: head.to_owned(), body: body.to_owned() };
-            }
-        }
-    }
+fn read_request(conn: std::net::TcpStream) -> Delivery {
+    let (head, body) = common::answer_one_request(conn);
+    Delivery { head, body }
 }
 
 /// Waits (at most 10 s) until `done` holds.

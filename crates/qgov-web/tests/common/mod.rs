@@ -50,3 +50,31 @@ impl App {
         self.store.create_token(&Actor::system(), user.id, "test").await.unwrap().1
     }
 }
+
+/// Reads one HTTP/1.1 request from `conn` (head, then a body of Content-Length bytes; 10 s at
+/// most), answers `200 OK` and returns the head and the body: a webhook subscriber's side.
+pub fn answer_one_request(mut conn: std::net::TcpStream) -> (String, String) {
+    use std::io::{Read, Write};
+    conn.set_nonblocking(false).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "delivery closed early");
+        raw.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&raw).to_string();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap();
+            if body.len() >= len {
+                conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").unwrap();
+                return (head.to_owned(), body.to_owned());
+            }
+        }
+    }
+}
