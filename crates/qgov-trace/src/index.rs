@@ -58,6 +58,10 @@ pub(crate) mod flag {
     pub const NO_LOT: u8 = 16;
     /// An instance whose lot is part of its own identifier has had its membership recorded.
     pub const LOT_LINKED: u8 = 32;
+    /// An instance whose lot was declared by more than one event: its lot is found by scanning
+    /// its events (the earliest declaration wins), not taken from the one declaration a trace
+    /// walked.
+    pub const MULTI_LOT: u8 = 64;
 }
 
 pub(crate) mod extra {
@@ -456,6 +460,9 @@ impl TraceIndex {
                 None
             };
             if let Some(lot) = lot {
+                if self.flags[inst as usize] & flag::LOT_LINKED != 0 {
+                    self.flags[inst as usize] |= flag::MULTI_LOT;
+                }
                 self.flags[inst as usize] |= flag::LOT_LINKED;
                 self.flags[lot as usize] |= flag::CLASS;
                 self.push_extra([extra::LOT, inst, lot, 0]);

@@ -119,23 +119,27 @@ pub struct TraceNode {
 }
 
 /// A link between two nodes. `from → to` is the direction material flows, in both traces:
-/// ingredient → product, item → pallet, pallet → item it held, lot → unit.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// ingredient → product, item → pallet, pallet → item it held, lot → unit. Ends and event are
+/// positions in [`Trace::nodes`] and [`Trace::events`]: a large trace has many more edges
+/// than events, and nothing is rendered twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceEdge {
-    /// Upstream node.
-    pub from: Arc<str>,
-    /// Downstream node.
-    pub to: Arc<str>,
     /// Position of the upstream node in [`Trace::nodes`].
-    #[serde(skip)]
-    pub from_index: u32,
+    pub from: u32,
     /// Position of the downstream node in [`Trace::nodes`].
-    #[serde(skip)]
-    pub to_index: u32,
+    pub to: u32,
     /// How they are linked.
     pub relation: Relation,
-    /// The event that makes the link.
+    /// Position of the event that makes the link in [`Trace::events`].
+    pub event: u32,
+}
+
+/// An event that links nodes of a trace.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceEvent {
+    /// Its eventID.
     pub event_id: Option<Arc<str>>,
     /// Its type (`TransformationEvent`, …).
     pub event_type: &'static str,
@@ -185,6 +189,8 @@ pub struct Trace {
     pub nodes: Vec<TraceNode>,
     /// Every link used, sorted by (from, to, time).
     pub edges: Vec<TraceEdge>,
+    /// The events of the links, in order of first use by `edges`.
+    pub events: Vec<TraceEvent>,
     /// Places and parties of the events that count for the reached objects, sorted.
     pub locations: Vec<TraceLocation>,
 }
@@ -245,6 +251,23 @@ pub struct RecallScope {
 pub struct EventView<'a> {
     ix: &'a TraceIndex,
     e: EventRef,
+}
+
+impl Trace {
+    /// The id of an edge's upstream node.
+    pub fn from_id(&self, e: &TraceEdge) -> &str {
+        &self.nodes[e.from as usize].id
+    }
+
+    /// The id of an edge's downstream node.
+    pub fn to_id(&self, e: &TraceEdge) -> &str {
+        &self.nodes[e.to as usize].id
+    }
+
+    /// The event that makes an edge.
+    pub fn event(&self, e: &TraceEdge) -> &TraceEvent {
+        &self.events[e.event as usize]
+    }
 }
 
 impl EventView<'_> {
@@ -308,6 +331,44 @@ impl EventFilter for AllEvents {
     }
 }
 
+/// A number and the identifier it stands for.
+type Named = (u32, Arc<str>);
+
+/// Sorts identifiers by their string. Canonical GS1 identifiers share the Digital Link host
+/// and are contiguous in string order; among them the order is decided by the 32 bytes after
+/// their common prefix, compared as integers, and only ties compare whole strings. Other
+/// identifiers (URIs of other schemes) compare as strings and go before or after that block.
+fn sort_ids(ids: &mut Vec<Named>) {
+    const HOST: &str = "https://id.gs1.org/";
+    let (mut gs1, mut other): (Vec<Named>, Vec<Named>) =
+        std::mem::take(ids).into_iter().partition(|(_, s)| s.starts_with(HOST));
+    let common = gs1.iter().map(|g| &*g.1).reduce(|a, b| &a[..common_prefix(a, b)]).map_or(0, str::len);
+    let key = |s: &str| {
+        let tail = &s.as_bytes()[common..];
+        let (mut hi, mut lo) = ([0u8; 16], [0u8; 16]);
+        for (i, &b) in tail.iter().take(32).enumerate() {
+            if i < 16 { hi[i] = b } else { lo[i - 16] = b }
+        }
+        (u128::from_be_bytes(hi), u128::from_be_bytes(lo))
+    };
+    let mut keys: Vec<((u128, u128), u32)> = gs1.iter().enumerate().map(|(i, g)| (key(&g.1), i as u32)).collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| gs1[a.1 as usize].1.cmp(&gs1[b.1 as usize].1)));
+    other.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+    let before = other.partition_point(|o| &*o.1 < HOST);
+    let mut rest = other.split_off(before);
+    ids.reserve(gs1.len() + other.len() + rest.len());
+    ids.append(&mut other);
+    let mut slots: Vec<Option<Named>> = gs1.drain(..).map(Some).collect();
+    ids.extend(keys.iter().filter_map(|&(_, i)| slots[i as usize].take()));
+    ids.append(&mut rest);
+}
+
+/// Length in bytes of the longest common prefix of two strings, on a character boundary.
+fn common_prefix(a: &str, b: &str) -> usize {
+    let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    (0..=n).rev().find(|&i| a.is_char_boundary(i)).unwrap_or(0)
+}
+
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds (no `fmt`
 /// machinery: a large trace renders thousands of these).
 pub(crate) fn rfc3339(nanos: i64) -> String {
@@ -362,9 +423,16 @@ struct Walk<'a> {
     root: u32,
     heap: BinaryHeap<Reverse<Pending>>,
     seq: u64,
-    visited: HashMap<u32, Visit>,
+    /// Each reached object's position in `ids` and `visits` (its local number).
+    local: HashMap<u32, u32>,
+    /// Reached objects by local number (the root is 0).
+    ids: Vec<u32>,
+    visits: Vec<Visit>,
+    /// Links as (from, to, event, relation), ends by local number.
     edges: Vec<(u32, u32, u32, Relation)>,
     places: HashSet<(u32, LocationRole, u32)>,
+    /// Events whose places are already in `places`.
+    placed: HashSet<u32>,
     visible: HashMap<u32, bool>,
     buf: Vec<u32>,
     /// Per container, the events that unpacked it (DELETE as parent), in time order.
@@ -381,9 +449,12 @@ impl<'a> Walk<'a> {
             root,
             heap: BinaryHeap::new(),
             seq: 0,
-            visited: HashMap::default(),
+            local: HashMap::default(),
+            ids: Vec::new(),
+            visits: Vec::new(),
             edges: Vec::new(),
             places: HashSet::default(),
+            placed: HashSet::default(),
             visible: HashMap::default(),
             buf: Vec::new(),
             deletes: HashMap::default(),
@@ -407,12 +478,25 @@ impl<'a> Walk<'a> {
         by_self || (carrier && v.carriers.iter().any(|&(ca, cb)| ca <= a && b <= cb))
     }
 
-    fn push(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+    /// The local number of an object, numbering it when first reached.
+    fn node(&mut self, obj: u32) -> u32 {
+        let next = self.ids.len() as u32;
+        let n = *self.local.entry(obj).or_insert(next);
+        if n == next {
+            self.ids.push(obj);
+            self.visits.push(Visit::default());
+        }
+        n
+    }
+
+    /// Queues object `n` (local number) for the window `[a, b]` unless already covered.
+    fn push(&mut self, n: u32, a: i64, b: i64, carrier: bool) {
         let dir = self.dir;
-        let v = self.visited.entry(obj).or_default();
+        let obj = self.ids[n as usize];
         if obj != self.root && self.ix.flags[obj as usize] & flag::NO_LOT != 0 {
             return;
         }
+        let v = &mut self.visits[n as usize];
         if Self::covered(dir, v, a, b, carrier) {
             return;
         }
@@ -423,10 +507,13 @@ impl<'a> Walk<'a> {
         }
         let key = if dir == Direction::Forward { a } else { b.saturating_neg() };
         self.seq += 1;
-        self.heap.push(Reverse((key, self.seq, obj, a, b, carrier)));
+        self.heap.push(Reverse((key, self.seq, n, a, b, carrier)));
     }
 
     fn add_places(&mut self, e: u32) {
+        if !self.placed.insert(e) {
+            return;
+        }
         let m = self.ix.meta[e as usize];
         if m.read_point != NONE {
             self.places.insert((m.read_point, LocationRole::ReadPoint, NONE));
@@ -444,20 +531,20 @@ impl<'a> Walk<'a> {
     }
 
     fn run(&mut self) {
-        self.push(self.root, NEG_INF, INF, false);
-        while let Some(Reverse((_, _, obj, a, b, carrier))) = self.heap.pop() {
-            let current = self.visited.get(&obj).is_some_and(|v| {
-                if carrier {
-                    // Still needed unless mode self has since covered the window.
-                    !Self::covered(self.dir, &Visit { self_bound: v.self_bound, carriers: Vec::new() }, a, b, true)
-                } else {
-                    v.self_bound == Some(if self.dir == Direction::Forward { a } else { b })
-                }
-            });
+        let root = self.node(self.root);
+        self.push(root, NEG_INF, INF, false);
+        while let Some(Reverse((_, _, me, a, b, carrier))) = self.heap.pop() {
+            let v = &self.visits[me as usize];
+            let current = if carrier {
+                // Still needed unless mode self has since covered the window.
+                !Self::covered(self.dir, &Visit { self_bound: v.self_bound, carriers: Vec::new() }, a, b, true)
+            } else {
+                v.self_bound == Some(if self.dir == Direction::Forward { a } else { b })
+            };
             if current {
                 match self.dir {
-                    Direction::Forward => self.expand_forward(obj, a, b, carrier),
-                    Direction::Backward => self.expand_backward(obj, a, b, carrier),
+                    Direction::Forward => self.expand_forward(me, a, b, carrier),
+                    Direction::Backward => self.expand_backward(me, a, b, carrier),
                 }
             }
         }
@@ -493,7 +580,8 @@ impl<'a> Walk<'a> {
         INF
     }
 
-    fn expand_forward(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+    fn expand_forward(&mut self, me: u32, a: i64, b: i64, carrier: bool) {
+        let obj = self.ids[me as usize];
         let mut list = std::mem::take(&mut self.buf);
         self.ix.occurrences(obj, &mut list);
         for &o in &list {
@@ -510,8 +598,9 @@ impl<'a> Walk<'a> {
                     let close = self.close_time(parent, obj, e);
                     let (lo, hi) = (a.max(t), b.min(close));
                     if lo <= hi {
-                        self.edges.push((obj, parent, e, Relation::PackedInto));
-                        self.push(parent, lo, hi, true);
+                        let x = self.node(parent);
+                        self.edges.push((me, x, e, Relation::PackedInto));
+                        self.push(x, lo, hi, true);
                     }
                     if in_window {
                         self.add_places(e);
@@ -525,8 +614,9 @@ impl<'a> Walk<'a> {
                     let ix = self.ix;
                     for [kind, inst, lot, _] in ix.extras(e) {
                         if kind == extra::LOT && lot == obj {
-                            self.edges.push((obj, inst, e, Relation::LotMember));
-                            self.push(inst, t, INF, false);
+                            let x = self.node(inst);
+                            self.edges.push((me, x, e, Relation::LotMember));
+                            self.push(x, t, INF, false);
                         }
                     }
                 }
@@ -538,22 +628,25 @@ impl<'a> Walk<'a> {
                     match r {
                         role::PARENT if !carrier && !deleting => {
                             for c in self.objects_with(e, role::CHILD) {
-                                self.edges.push((obj, c, e, Relation::Contains));
-                                self.push(c, t, INF, false);
+                                let x = self.node(c);
+                                self.edges.push((me, x, e, Relation::Contains));
+                                self.push(x, t, INF, false);
                             }
                         }
                         role::INPUT => {
                             let via = self.objects_with(e, role::XFORM).next();
                             let outputs = self.objects_with(e, role::OUTPUT).filter(move |_| via.is_none());
                             for out in via.into_iter().chain(outputs) {
-                                self.edges.push((obj, out, e, Relation::Transformation));
-                                self.push(out, t, INF, false);
+                                let x = self.node(out);
+                                self.edges.push((me, x, e, Relation::Transformation));
+                                self.push(x, t, INF, false);
                             }
                         }
                         role::XFORM => {
                             for out in self.objects_with(e, role::OUTPUT) {
-                                self.edges.push((obj, out, e, Relation::Transformation));
-                                self.push(out, t, INF, false);
+                                let x = self.node(out);
+                                self.edges.push((me, x, e, Relation::Transformation));
+                                self.push(x, t, INF, false);
                             }
                         }
                         _ => {}
@@ -564,7 +657,8 @@ impl<'a> Walk<'a> {
         self.buf = list;
     }
 
-    fn expand_backward(&mut self, obj: u32, a: i64, b: i64, carrier: bool) {
+    fn expand_backward(&mut self, me: u32, a: i64, b: i64, carrier: bool) {
+        let obj = self.ids[me as usize];
         let mut list = std::mem::take(&mut self.buf);
         self.ix.occurrences(obj, &mut list);
         for &o in &list {
@@ -575,8 +669,9 @@ impl<'a> Walk<'a> {
                 let mut lots = ix.extras(e).filter(|x| x[0] == extra::LOT && x[1] == obj).map(|x| x[2]).peekable();
                 if lots.peek().is_some() && self.visible(e) {
                     for lot in lots {
-                        self.edges.push((lot, obj, e, Relation::LotMember));
-                        self.push(lot, NEG_INF, INF, false);
+                        let x = self.node(lot);
+                        self.edges.push((x, me, e, Relation::LotMember));
+                        self.push(x, NEG_INF, INF, false);
                     }
                 }
             }
@@ -589,13 +684,15 @@ impl<'a> Walk<'a> {
                 role::CHILD if !deleting => {
                     let Some(parent) = self.objects_with(e, role::PARENT).next() else { continue };
                     let close = self.close_time(parent, obj, e);
-                    self.edges.push((parent, obj, e, Relation::Contains));
-                    self.push(parent, t, b.min(close), true);
+                    let x = self.node(parent);
+                    self.edges.push((x, me, e, Relation::Contains));
+                    self.push(x, t, b.min(close), true);
                 }
                 role::PARENT if !carrier && !deleting => {
                     for c in self.objects_with(e, role::CHILD) {
-                        self.edges.push((c, obj, e, Relation::PackedInto));
-                        self.push(c, NEG_INF, t, false);
+                        let x = self.node(c);
+                        self.edges.push((x, me, e, Relation::PackedInto));
+                        self.push(x, NEG_INF, t, false);
                     }
                 }
                 role::OUTPUT if !carrier => {
@@ -603,14 +700,16 @@ impl<'a> Walk<'a> {
                     let inputs = self.objects_with(e, role::INPUT).filter(move |_| via.is_none());
                     let sources = via.into_iter().chain(inputs);
                     for src in sources {
-                        self.edges.push((src, obj, e, Relation::Transformation));
-                        self.push(src, NEG_INF, t, false);
+                        let x = self.node(src);
+                        self.edges.push((x, me, e, Relation::Transformation));
+                        self.push(x, NEG_INF, t, false);
                     }
                 }
                 role::XFORM => {
                     for src in self.objects_with(e, role::INPUT) {
-                        self.edges.push((src, obj, e, Relation::Transformation));
-                        self.push(src, NEG_INF, t, false);
+                        let x = self.node(src);
+                        self.edges.push((x, me, e, Relation::Transformation));
+                        self.push(x, NEG_INF, t, false);
                     }
                 }
                 _ => {}
@@ -689,59 +788,73 @@ impl TraceIndex {
     }
 
     fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
+        // Each node's id is resolved once, then sorted (see `sort_ids`).
+        let mut keyed: Vec<(u32, Arc<str>)> =
+            walk.ids.iter().enumerate().map(|(n, &id)| (n as u32, self.ids.resolve_arc(id))).collect();
+        sort_ids(&mut keyed);
+        // Local number → position in the sorted nodes.
+        let mut rank = vec![0u32; keyed.len()];
+        for (i, k) in keyed.iter().enumerate() {
+            rank[k.0 as usize] = i as u32;
+        }
+        // An instance's lot: from the lot → unit link the walk used when only one event ever
+        // declared it, else by scanning its events. A lot that is a node shares its id.
+        let mut walked_lot = vec![u32::MAX; keyed.len()];
+        for &(lot, inst, _, r) in &walk.edges {
+            if r == Relation::LotMember {
+                walked_lot[inst as usize] = lot;
+            }
+        }
+        let mut other_lots: HashMap<u32, Arc<str>> = HashMap::default();
         let mut buf = Vec::new();
-        let mut keyed: Vec<(u32, TraceNode)> = walk
-            .visited
-            .keys()
-            .map(|&id| {
-                let kind = self.node_kind(id);
-                let node = TraceNode {
-                    id: self.ids.resolve_arc(id),
-                    kind,
-                    lot: if kind == NodeKind::Instance {
-                        self.lot_of(id, &mut buf).map(|l| self.ids.resolve_arc(l))
-                    } else {
-                        None
-                    },
-                    not_followed: id != walk.root && self.flags[id as usize] & flag::NO_LOT != 0,
-                    depth: u32::MAX,
-                };
-                (id, node)
-            })
+        let mut nodes: Vec<TraceNode> = Vec::with_capacity(keyed.len());
+        for (n, s) in &keyed {
+            let id = walk.ids[*n as usize];
+            let kind = self.node_kind(id);
+            let flags = self.flags[id as usize];
+            let lot = if kind != NodeKind::Instance || flags & flag::LOT_LINKED == 0 {
+                None
+            } else if flags & flag::MULTI_LOT == 0 && walked_lot[*n as usize] != u32::MAX {
+                Some(keyed[rank[walked_lot[*n as usize] as usize] as usize].1.clone())
+            } else {
+                self.lot_of(id, &mut buf).map(|l| match walk.local.get(&l) {
+                    Some(&ln) => keyed[rank[ln as usize] as usize].1.clone(),
+                    None => other_lots.entry(l).or_insert_with(|| self.ids.resolve_arc(l)).clone(),
+                })
+            };
+            let not_followed = id != walk.root && flags & flag::NO_LOT != 0;
+            nodes.push(TraceNode { id: s.clone(), kind, lot, not_followed, depth: u32::MAX });
+        }
+        drop(keyed);
+        // Edges by the ranks of their ends, then time: integer sorts only.
+        let mut raw: Vec<(u32, u32, i64, u32, Relation)> = walk
+            .edges
+            .iter()
+            .map(|&(f, t, e, r)| (rank[f as usize], rank[t as usize], self.time[e as usize], e, r))
             .collect();
-        keyed.sort_unstable_by(|a, b| a.1.id.cmp(&b.1.id));
-        // Order edges by the rank of their ends' strings: one string sort (the nodes), then
-        // integer sorts; each event's id and time are rendered once however many edges it
-        // makes, each node's id once however many edges name it (shared `Arc<str>`).
-        let rank: HashMap<u32, u32> = keyed.iter().enumerate().map(|(i, (id, _))| (*id, i as u32)).collect();
-        let mut nodes: Vec<TraceNode> = keyed.into_iter().map(|(_, n)| n).collect();
-        let mut raw: Vec<(u32, u32, i64, u32, Relation)> =
-            walk.edges.iter().map(|&(f, t, e, r)| (rank[&f], rank[&t], self.time[e as usize], e, r)).collect();
         raw.sort_unstable();
         raw.dedup();
-        self.set_depths(&mut nodes, rank[&walk.root], &raw);
-        let mut rendered: HashMap<u32, (Option<Arc<str>>, Arc<str>)> = HashMap::default();
+        self.set_depths(&mut nodes, rank[0], &raw);
+        // Each event and bizStep is rendered once, however many edges it makes.
+        let mut event_pos: HashMap<u32, u32> = HashMap::default();
         let mut steps: HashMap<u32, Option<Arc<str>>> = HashMap::default();
+        let mut events: Vec<TraceEvent> = Vec::new();
         let edges: Vec<TraceEdge> = raw
             .into_iter()
-            .map(|(f, t, time, e, relation)| {
-                let m = self.meta[e as usize];
-                let (event_id, event_time) = rendered
-                    .entry(e)
-                    .or_insert_with(|| (self.event_ids.get(e).map(Into::into), rfc3339(time).into()))
-                    .clone();
-                let biz_step = steps.entry(m.biz_step).or_insert_with(|| self.opt(m.biz_step).map(Into::into)).clone();
-                TraceEdge {
-                    from: nodes[f as usize].id.clone(),
-                    to: nodes[t as usize].id.clone(),
-                    from_index: f,
-                    to_index: t,
-                    relation,
-                    event_id,
-                    event_type: event_type_name(m.event_type),
-                    biz_step,
-                    event_time,
-                }
+            .map(|(from, to, time, e, relation)| {
+                let event = *event_pos.entry(e).or_insert_with(|| {
+                    let m = self.meta[e as usize];
+                    let biz_step =
+                        steps.entry(m.biz_step).or_insert_with(|| self.opt(m.biz_step).map(Into::into)).clone();
+                    events.push(TraceEvent {
+                        event_id: self.event_ids.get(e).map(Into::into),
+                        event_type: event_type_name(m.event_type),
+                        biz_step,
+                        event_time: rfc3339(time).into(),
+                    });
+                    (events.len() - 1) as u32
+                });
+                TraceEdge { from, to, relation, event }
             })
             .collect();
         let mut locations: Vec<TraceLocation> = walk
@@ -750,7 +863,7 @@ impl TraceIndex {
             .map(|&(id, role, kind)| TraceLocation { id: self.ids.resolve(id), role, kind: self.opt(kind) })
             .collect();
         locations.sort_by(|a, b| (&a.id, a.role, &a.kind).cmp(&(&b.id, b.role, &b.kind)));
-        Trace { root, direction, nodes, edges, locations }
+        Trace { root, direction, nodes, edges, events, locations }
     }
 
     /// Hops from the root over the links in either direction (breadth first over node ranks).
@@ -797,7 +910,7 @@ impl TraceIndex {
         walk.run();
         let owning = self.lookup("owning_party");
         let possessing = self.lookup("possessing_party");
-        let mut ids: Vec<u32> = walk.visited.keys().copied().collect();
+        let mut ids: Vec<u32> = walk.ids.clone();
         ids.sort_unstable();
         let mut items = Vec::new();
         let mut containers = Vec::new();
@@ -925,7 +1038,38 @@ impl TraceIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{rfc3339, sort_ids};
+    use std::sync::Arc;
+
+    #[test]
+    fn identifiers_sort_as_strings() {
+        let mut words: Vec<&str> = vec![
+            "https://id.gs1.org/01/06901234001006/21/2067",
+            "https://id.gs1.org/01/06901234001006/21/20671",
+            "https://id.gs1.org/01/06901234001006/21/206",
+            "https://id.gs1.org/01/06901234001006/10/P8D2",
+            "https://id.gs1.org/00/069012340000000016",
+            "https://id.gs1.org/01/06901234001006/21/2067/extra/long/tail/beyond/thirty-two/bytes/a",
+            "https://id.gs1.org/01/06901234001006/21/2067/extra/long/tail/beyond/thirty-two/bytes/",
+            "https://id.gs1.org/",
+            "https://example.com/x",
+            "https://z.example/x",
+            "urn:uuid:6f0b3a6e-0000-4000-8000-000000000001",
+            "urn:epc:id:sgtin:0614141.107346.2017",
+            "http://id.gs1.org/01/1",
+            "https://id.gs1.org/01/0690123400100\u{e9}",
+            "https://id.gs1.org/01/06901234001006/21/2067\0",
+        ];
+        let original = words.clone();
+        let mut ids: Vec<(u32, Arc<str>)> = words.iter().enumerate().map(|(i, w)| (i as u32, Arc::from(*w))).collect();
+        sort_ids(&mut ids);
+        words.sort();
+        assert_eq!(ids.iter().map(|(_, s)| &**s).collect::<Vec<_>>(), words);
+        assert!(ids.iter().all(|(i, s)| original[*i as usize] == &**s), "each id keeps its string");
+        let mut none: Vec<(u32, Arc<str>)> = Vec::new();
+        sort_ids(&mut none);
+        assert!(none.is_empty());
+    }
 
     #[test]
     fn formats_times_in_utc() {

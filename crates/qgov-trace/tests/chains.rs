@@ -170,21 +170,31 @@ fn forward_from_a_farm_lot_reaches_its_product_lot_cases_pallet_and_places_but_n
     let case1 = t.nodes.iter().find(|n| *n.id == *dl(CASE1)).unwrap();
     assert_eq!(case1.kind, NodeKind::Instance);
     assert_eq!(case1.lot.as_deref(), Some(dl(SALAD).as_str()));
-    let edge = t.edges.iter().find(|e| *e.from == *dl(LETTUCE_A) && *e.to == *dl(SALAD)).unwrap();
+    let edge = t.edges.iter().find(|e| t.from_id(e) == dl(LETTUCE_A) && t.to_id(e) == dl(SALAD)).unwrap();
     assert_eq!(edge.relation, Relation::Transformation);
-    assert_eq!(edge.event_id.as_deref(), Some("urn:test:t1"));
-    assert_eq!(edge.event_type, "TransformationEvent");
-    assert_eq!(&*edge.event_time, "2024-05-01T01:00:00.000Z");
-    assert!(t.edges.iter().any(|e| *e.from == *dl(SALAD) && *e.to == *dl(CASE1) && e.relation == Relation::LotMember));
+    let ev = t.event(edge);
+    assert_eq!(ev.event_id.as_deref(), Some("urn:test:t1"));
+    assert_eq!(ev.event_type, "TransformationEvent");
+    assert_eq!(&*ev.event_time, "2024-05-01T01:00:00.000Z");
     assert!(
-        t.edges.iter().any(|e| *e.from == *dl(CASE1) && *e.to == *dl(PALLET) && e.relation == Relation::PackedInto)
+        t.edges
+            .iter()
+            .any(|e| t.from_id(e) == dl(SALAD) && t.to_id(e) == dl(CASE1) && e.relation == Relation::LotMember)
+    );
+    assert!(
+        t.edges
+            .iter()
+            .any(|e| t.from_id(e) == dl(CASE1) && t.to_id(e) == dl(PALLET) && e.relation == Relation::PackedInto)
     );
     // Hops from the root: lettuce A → salad lot → case 1 → pallet.
     let depth = |id: &str| t.nodes.iter().find(|n| *n.id == *dl(id)).unwrap().depth;
     assert_eq!([depth(LETTUCE_A), depth(SALAD), depth(CASE1), depth(PALLET)], [0, 1, 2, 3]);
-    for e in &t.edges {
-        assert_eq!((&t.nodes[e.from_index as usize].id, &t.nodes[e.to_index as usize].id), (&e.from, &e.to));
-    }
+    // Nodes sorted by id, edges by (from, to, time), each event listed once.
+    assert!(t.nodes.windows(2).all(|w| w[0].id < w[1].id), "{:#?}", node_ids(&t));
+    assert!(t.edges.windows(2).all(|w| (w[0].from, w[0].to) <= (w[1].from, w[1].to)));
+    let events: std::collections::HashSet<_> = t.events.iter().map(|e| e.event_id.clone()).collect();
+    assert_eq!(events.len(), t.events.len());
+    assert!(t.edges.iter().all(|e| (e.event as usize) < t.events.len()));
 }
 
 #[test]
@@ -199,7 +209,11 @@ fn backward_from_a_case_reaches_its_lot_and_both_farm_lots_only() {
     assert!(has_place(&t, FARM) || has_place(&t, PLANT));
     assert!(has_place(&t, DC), "the pallet's receipt at the DC is part of case 1's history");
     assert!(!has_place(&t, P_SHOP), "the pallet's later trip is not");
-    assert!(t.edges.iter().any(|e| *e.from == *dl(PALLET) && *e.to == *dl(CASE1) && e.relation == Relation::Contains));
+    assert!(
+        t.edges
+            .iter()
+            .any(|e| t.from_id(e) == dl(PALLET) && t.to_id(e) == dl(CASE1) && e.relation == Relation::Contains)
+    );
 }
 
 #[test]
@@ -467,4 +481,44 @@ proptest! {
         let product = &cat.product_lots[pick % cat.product_lots.len()];
         consistency(&ix, product, 12)?;
     }
+}
+
+/// A trace takes an instance's lot from the lot → unit link it walked; the recall scope finds
+/// it by scanning the instance's events. Both must agree everywhere.
+#[test]
+fn lots_of_traced_instances_agree_with_a_scan_of_their_events() {
+    let cfg = ChainConfig { events: 30_000, ..ChainConfig::default() };
+    let mut g = ChainGenerator::new(cfg);
+    let ix = TraceIndex::from_events(&mut g).unwrap();
+    let cat = g.catalog().clone();
+    let mut checked = 0;
+    for root in cat.farm_lots.iter().take(6).chain(cat.product_lots.iter().take(6)) {
+        let t = ix.forward(root).unwrap();
+        let scope = ix.recall_scope(root).unwrap();
+        let scanned: std::collections::HashMap<&str, Option<&str>> =
+            scope.items.iter().map(|i| (i.id.as_str(), i.lot.as_deref())).collect();
+        for n in t.nodes.iter().filter(|n| n.kind == NodeKind::Instance) {
+            assert_eq!(n.lot.as_deref(), scanned[&*n.id], "lot of {}", n.id);
+            checked += usize::from(n.lot.is_some());
+        }
+    }
+    assert!(checked > 100, "only {checked} instances with a lot");
+}
+
+/// An instance whose lot two events declare: the earliest declaration is its lot, also in a
+/// trace from the later lot (which reaches it through that later link).
+#[test]
+fn an_instance_declared_in_two_lots_keeps_the_earliest() {
+    let mut events = chain();
+    let mut again = commission(20, "c1-again", PLANT, &[CASE1], Some("S7"));
+    again.biz_step = Some("commissioning".into());
+    events.push(again);
+    let ix = index(&events);
+    let later = dl("urn:epc:class:lgtin:0614141.054321.S7");
+    let t = ix.forward(&later).unwrap();
+    let case1 = t.nodes.iter().find(|n| *n.id == *dl(CASE1)).expect("case 1 reached from the later lot");
+    assert_eq!(case1.lot.as_deref(), Some(dl(SALAD).as_str()));
+    let t = ix.forward(SALAD).unwrap();
+    let case1 = t.nodes.iter().find(|n| *n.id == *dl(CASE1)).unwrap();
+    assert_eq!(case1.lot.as_deref(), Some(dl(SALAD).as_str()));
 }

@@ -401,14 +401,17 @@ pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
         edges: t
             .edges
             .iter()
-            .map(|e| EdgeOut {
-                from: urns[e.from_index as usize].clone(),
-                to: urns[e.to_index as usize].clone(),
-                relation: e.relation.as_str(),
-                event_id: e.event_id.clone(),
-                event_type: e.event_type,
-                biz_step: e.biz_step.clone(),
-                event_time: e.event_time.clone(),
+            .map(|e| {
+                let ev = t.event(e);
+                EdgeOut {
+                    from: urns[e.from as usize].clone(),
+                    to: urns[e.to as usize].clone(),
+                    relation: e.relation.as_str(),
+                    event_id: ev.event_id.clone(),
+                    event_type: ev.event_type,
+                    biz_step: ev.biz_step.clone(),
+                    event_time: ev.event_time.clone(),
+                }
             })
             .collect(),
         locations: t
