@@ -2,11 +2,18 @@
 //! PostgreSQL: subscribers listening on local ports get, at the next firing of a every-second
 //! schedule, the events recorded since they subscribed, signed, in their own view (an
 //! enterprise only what it may read); a later firing with nothing new sends nothing, or an
-//! empty document when `reportIfEmpty`. Invalid schedules are refused naming the field.
+//! empty document when `reportIfEmpty`. Invalid schedules are refused naming the field. Runs
+//! claim their firing, so that servers sharing a database deliver it once; a large window goes
+//! in chunks, and a failed chunk is resumed by the next firing without repeating or skipping
+//! an event.
 
 use qgov_domain::Role;
 use qgov_domain::registers::MarketEntityDraft;
+use qgov_epcis::model::Timestamp;
+use qgov_store::epcis::query::micros;
+use qgov_store::epcis::{RunClaim, ScheduledSubscription, WindowStart};
 use qgov_store::{Actor, Engine};
+use qgov_web::epcis::schedule::{Firing, run_firing};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -14,6 +21,7 @@ use std::io::ErrorKind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
 mod common;
 use common::{App, code, spawn};
@@ -107,6 +115,12 @@ struct Subscriber {
 
 impl Subscriber {
     fn start() -> Self {
+        Self::refusing(&[])
+    }
+
+    /// A receiver that hangs up on the requests numbered in `refused` (counting from 0) without
+    /// answering, so that those deliveries fail, and keeps the others.
+    fn refusing(refused: &'static [usize]) -> Self {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let dest = format!("http://{}/callback", listener.local_addr().unwrap());
@@ -114,9 +128,15 @@ impl Subscriber {
         let stop = Arc::new(AtomicBool::new(false));
         let (g, s) = (got.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
+            let mut n = 0;
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((conn, _)) => {
+                        n += 1;
+                        if refused.contains(&(n - 1)) {
+                            drop(conn);
+                            continue;
+                        }
                         let d = read_request(conn);
                         g.lock().unwrap().push(d);
                     }
@@ -294,4 +314,178 @@ async fn invalid_schedules_are_refused_naming_the_field() {
     }
     let (_, subs) = app.send("GET", "/epcis/queries/shipping/subscriptions", &reg, None).await;
     assert_eq!(subs, json!([]));
+}
+
+/// A schedule that does not fire while a test runs (midnight of 1 January), for tests that run
+/// the firings themselves.
+fn yearly() -> Value {
+    json!({"second": "0", "minute": "0", "hour": "0", "dayOfMonth": "1", "month": "1"})
+}
+
+/// A server with the named query `shipping` and a subscriber: the regulator's token.
+async fn with_shipping_query(app: &App) -> String {
+    let reg = app.token("reg", Role::Regulator, None).await;
+    let q = json!({"name": "shipping", "query": {"EQ_bizStep": ["shipping"]}});
+    let (status, body) = app.send("POST", "/epcis/queries", &reg, Some(q)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    reg
+}
+
+/// The subscription as the scheduler reads it.
+async fn scheduled(app: &App, id: &str) -> ScheduledSubscription {
+    let subs = app.store.epcis_scheduled_subscriptions().await.unwrap();
+    subs.into_iter().find(|s| s.subscription.id == id).unwrap_or_else(|| panic!("{id} is not scheduled"))
+}
+
+fn now_micros() -> i64 {
+    micros(&Timestamp(OffsetDateTime::now_utc()))
+}
+
+const LEASE: i64 = 300_000_000;
+
+/// Several servers on one database: a firing is claimed by exactly one run; a claim blocks
+/// others until it is let go or lapses; a claim for a window that has moved on fails; a run
+/// whose claim lapsed and was taken over cannot move the window.
+async fn runs_claim_their_firing(engine: Engine) {
+    let app = spawn(engine).await;
+    let reg = with_shipping_query(&app).await;
+    let id = app.subscribe(&reg, json!({"dest": "http://127.0.0.1:9/callback", "schedule": yearly()})).await;
+    let s = scheduled(&app, &id).await;
+    let store = &app.store;
+    let t0 = now_micros();
+
+    // Two claims racing for the same window, many times over: exactly one wins each time.
+    for round in 0..20 {
+        let (a, b) = tokio::join!(
+            store.epcis_claim_run(&id, s.start, t0, t0 + LEASE),
+            store.epcis_claim_run(&id, s.start, t0, t0 + LEASE),
+        );
+        let won: Vec<RunClaim> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+        assert_eq!(won.len(), 1, "round {round}: {won:?}");
+        store.epcis_release_run(&won[0]).await.unwrap();
+    }
+
+    // Held: nobody else gets it, until it is let go.
+    let first = store.epcis_claim_run(&id, s.start, t0, t0 + LEASE).await.unwrap().unwrap();
+    assert_eq!(first.subscription_id, id);
+    assert_eq!(store.epcis_claim_run(&id, s.start, t0 + 1, t0 + 1 + LEASE).await.unwrap(), None);
+    store.epcis_release_run(&first).await.unwrap();
+    let second = store.epcis_claim_run(&id, s.start, t0 + 2, t0 + 2 + LEASE).await.unwrap().unwrap();
+
+    // A claim lapses by itself (the server holding it died): another run takes over at the
+    // end of the lease, and the first can no longer move the window nor let go of the new claim.
+    assert_eq!(store.epcis_claim_run(&id, s.start, t0 + 1 + LEASE, t0 + 3 * LEASE).await.unwrap(), None);
+    let third = store.epcis_claim_run(&id, s.start, t0 + 2 + LEASE, t0 + 3 * LEASE).await.unwrap().unwrap();
+    let moved = WindowStart { record_time: s.start.record_time + 1, after_event: 0 };
+    assert!(!store.epcis_advance_run(&second, moved, true, None).await.unwrap());
+    store.epcis_release_run(&second).await.unwrap();
+    assert_eq!(scheduled(&app, &id).await.start, s.start);
+    assert_eq!(store.epcis_claim_run(&id, s.start, t0 + 3 + LEASE, t0 + 3 * LEASE).await.unwrap(), None);
+
+    // The holder moves the window on, keeping its claim while more chunks follow…
+    let mid = WindowStart { record_time: s.start.record_time, after_event: 7 };
+    assert!(store.epcis_advance_run(&third, mid, true, Some(t0 + 4 * LEASE)).await.unwrap());
+    assert_eq!(scheduled(&app, &id).await.start, mid);
+    assert_eq!(store.epcis_claim_run(&id, mid, t0 + 3 * LEASE, t0 + 5 * LEASE).await.unwrap(), None);
+    // …and letting go at the end of the window.
+    assert!(store.epcis_advance_run(&third, moved, false, None).await.unwrap());
+    let after = scheduled(&app, &id).await;
+    assert_eq!(after.start, moved);
+    assert!(after.subscription.last_notified_at.is_some());
+    // A server that read the subscription before the window moved cannot claim the old window.
+    assert_eq!(store.epcis_claim_run(&id, s.start, t0, t0 + LEASE).await.unwrap(), None);
+    assert_eq!(store.epcis_claim_run(&id, mid, t0, t0 + LEASE).await.unwrap(), None);
+    assert!(store.epcis_claim_run(&id, moved, t0, t0 + LEASE).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn runs_claim_their_firing_sqlite() {
+    runs_claim_their_firing(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn runs_claim_their_firing_postgres() {
+    runs_claim_their_firing(Engine::Postgres).await;
+}
+
+/// Two servers run the same firing at once (both read the subscription before either ran):
+/// the subscriber gets it once; a server that reads late finds the window moved.
+async fn one_delivery_per_firing(engine: Engine) {
+    let app = spawn(engine).await;
+    let reg = with_shipping_query(&app).await;
+    let sub = Subscriber::start();
+    let id = app.subscribe(&reg, json!({"dest": sub.dest, "schedule": yearly()})).await;
+    app.capture(&reg, doc("d", &["shipping", "shipping"])).await;
+    let s = scheduled(&app, &id).await;
+    let at = OffsetDateTime::now_utc();
+    let (a, b) = tokio::join!(run_firing(&app.store, &s, at, 100), run_firing(&app.store, &s, at, 100));
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|f| format!("{f:?}"));
+    assert_eq!(outcomes, [Firing::ClaimedElsewhere, Firing::Delivered { requests: 1 }]);
+    assert_eq!(run_firing(&app.store, &s, at, 100).await.unwrap(), Firing::ClaimedElsewhere);
+    until("the delivery", || !sub.deliveries().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sub.delivered_ids(), [event_id("d", 0), event_id("d", 1)]);
+    assert_eq!(sub.deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn one_delivery_per_firing_sqlite() {
+    one_delivery_per_firing(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn one_delivery_per_firing_postgres() {
+    one_delivery_per_firing(Engine::Postgres).await;
+}
+
+/// A window larger than one delivery goes in chunks in record-time order, a chunk boundary may
+/// fall inside the events of one capture (which share one record time), and a failed chunk is
+/// sent again by the next firing, after the chunks already accepted: every event once, in order.
+async fn large_windows_go_in_chunks(engine: Engine) {
+    const CHUNK: usize = 3;
+    let app = spawn(engine).await;
+    let reg = with_shipping_query(&app).await;
+    // The second request of the first firing fails.
+    let sub = Subscriber::refusing(&[1]);
+    let id = app.subscribe(&reg, json!({"dest": sub.dest, "schedule": yearly()})).await;
+    // Five events with one record time, a receiving event the query leaves out, three more.
+    app.capture(&reg, doc("e", &["shipping"; 5])).await;
+    app.capture(&reg, doc("f", &["receiving", "shipping", "shipping", "shipping"])).await;
+    let all: Vec<String> = (0..5).map(|i| event_id("e", i)).chain((1..4).map(|i| event_id("f", i))).collect();
+
+    let first = run_firing(&app.store, &scheduled(&app, &id).await, OffsetDateTime::now_utc(), CHUNK).await.unwrap();
+    assert_eq!(first, Firing::Interrupted { requests: 1 });
+    until("the first chunk", || sub.deliveries().len() == 1).await;
+    assert_eq!(sub.delivered_ids(), all[..3]);
+    // The window now starts inside the first capture, after its third event; the claim is let go.
+    let s = scheduled(&app, &id).await;
+    assert_ne!(s.start.after_event, 0, "{:?}", s.start);
+
+    // Newer events join the end of the window.
+    app.capture(&reg, doc("g", &["shipping"])).await;
+    let all: Vec<String> = all.into_iter().chain([event_id("g", 0)]).collect();
+    let second = run_firing(&app.store, &s, OffsetDateTime::now_utc(), CHUNK).await.unwrap();
+    assert_eq!(second, Firing::Delivered { requests: 2 });
+    until("the other chunks", || sub.deliveries().len() == 3).await;
+    let chunks: Vec<Vec<String>> = sub.deliveries().iter().map(Delivery::event_ids).collect();
+    assert_eq!(chunks, [&all[..3], &all[3..6], &all[6..]], "chunks of at most {CHUNK}");
+    assert_eq!(sub.delivered_ids(), all, "every event once, in record-time order");
+    assert_eq!(scheduled(&app, &id).await.start.after_event, 0);
+
+    // Nothing new: nothing sent, and the window still moves on.
+    let third = run_firing(&app.store, &scheduled(&app, &id).await, OffsetDateTime::now_utc(), CHUNK).await.unwrap();
+    assert_eq!(third, Firing::Delivered { requests: 0 });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sub.deliveries().len(), 3);
+}
+
+#[tokio::test]
+async fn large_windows_go_in_chunks_sqlite() {
+    large_windows_go_in_chunks(Engine::Sqlite).await;
+}
+
+#[tokio::test]
+async fn large_windows_go_in_chunks_postgres() {
+    large_windows_go_in_chunks(Engine::Postgres).await;
 }

@@ -19,7 +19,7 @@ use crate::audit::WriteTx;
 use crate::{Actor, Result, Store, StoreError, now, random_secret};
 use qgov_epcis::model::{Event, ExtField, ExtValue, Timestamp};
 use qgov_epcis::{Document, EpcFormat};
-use query::{Bind, EventQuery, Filter, OrderBy, QueryParamError, Sql, micros};
+use query::{Bind, Cmp, EventQuery, Filter, OrderBy, QueryParamError, Sql, TimeColumn, micros};
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 use std::collections::HashSet;
@@ -921,7 +921,8 @@ fn bind_all<'q>(
 }
 
 /// The keyset position of a page: the sort value and key of the last event returned, and how
-/// many events earlier pages returned (for `eventCountLimit`).
+/// many events earlier pages returned (for `eventCountLimit`). Under an extension-field
+/// ordering `sort` is unused: the field's key is read back from the event `pk`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cursor {
     sort: i64,
@@ -1178,6 +1179,19 @@ impl Store {
             })?),
             None => None,
         };
+        let (events, next) = self.query_page(q, scope, per_page, cursor).await?;
+        Ok(EventPage { events, next_page_token: next.map(|c| c.encode()) })
+    }
+
+    /// One page of a query after `cursor`, with the cursor of the next page (`None`: this was
+    /// the last).
+    async fn query_page(
+        &self,
+        q: &EventQuery,
+        scope: EventScope,
+        per_page: u64,
+        cursor: Option<Cursor>,
+    ) -> std::result::Result<(Vec<StoredEvent>, Option<Cursor>), QueryError> {
         let mut sql = Sql { text: String::from(" WHERE 1 = 1"), binds: Vec::new() };
         for f in &q.filters {
             sql.filter(f);
@@ -1193,20 +1207,23 @@ impl Store {
                 return Err(QueryError::TooLarge(max));
             }
         }
-        let (col, desc) = match q.order {
-            Some((OrderBy::EventTime, d)) => (Some("e.event_time"), d),
-            Some((OrderBy::RecordTime, d)) => (Some("e.record_time"), d),
-            None => (None, false),
-        };
-        let (cmp, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+        let collate_c = self.engine() == crate::Engine::Postgres;
+        let ord = sql.ordering(q.order.as_ref(), collate_c);
+        let by_field = matches!(q.order, Some((OrderBy::Field { .. }, _)));
         if let Some(c) = cursor {
-            let pk = sql.bind(Bind::Int(c.pk));
-            match col {
-                Some(col) => {
-                    let s = sql.bind(Bind::Int(c.sort));
-                    sql.text.push_str(&format!(" AND ({col} {cmp} {s} OR ({col} = {s} AND e.id {cmp} {pk}))"));
-                }
-                None => sql.text.push_str(&format!(" AND e.id {cmp} {pk}")),
+            // A time key travels in the token; an extension field's key is read back from the
+            // last event returned (events never change once captured), so that the token stays
+            // small whatever the field holds.
+            let key = if by_field {
+                self.epcis_sort_key(q, c.pk, collate_c).await?
+            } else {
+                Some(ord.keys.iter().map(|_| Some(Bind::Int(c.sort))).collect())
+            };
+            if !key.is_some_and(|key| sql.after(&ord, &key, c.pk)) {
+                return Err(QueryError::Param(QueryParamError {
+                    param: "nextPageToken".into(),
+                    message: "not a token of this query".into(),
+                }));
             }
         }
         let returned = cursor.map(|c| c.returned).unwrap_or(0);
@@ -1214,18 +1231,19 @@ impl Store {
         if let Some(limit) = q.event_count_limit {
             want = want.min(limit.saturating_sub(returned));
             if want == 0 {
-                return Ok(EventPage { events: vec![], next_page_token: None });
+                return Ok((vec![], None));
             }
         }
         let l = sql.bind(Bind::Int(want as i64 + 1));
-        let order = match col {
-            Some(col) => format!("{col} {dir}, e.id {dir}"),
-            None => format!("e.id {dir}"),
+        let sort_col = match ord.keys.first() {
+            Some(k) if !by_field => k.expr.as_str(),
+            _ => "e.id",
         };
-        let sort_col = col.unwrap_or("e.id");
         let text = format!(
-            "SELECT e.id, e.event_id, e.body, {sort_col} AS sort FROM epcis_events e{} ORDER BY {order} LIMIT {l}",
-            sql.text
+            "SELECT e.id, e.event_id, e.body, {sort_col} AS sort FROM epcis_events e{}{} ORDER BY {} LIMIT {l}",
+            ord.join,
+            sql.text,
+            ord.order_by()
         );
         let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_all(&self.pool).await?;
         let mut events = Vec::with_capacity(rows.len());
@@ -1240,13 +1258,40 @@ impl Store {
         }
         let more = rows.len() as u64 > want
             && q.event_count_limit.is_none_or(|limit| (returned + events.len() as u64) < limit);
-        let next_page_token = match (more, events.last()) {
+        let next = match (more, events.last()) {
             (true, Some(last)) => {
-                Some(Cursor { sort: last_sort, pk: last.pk, returned: returned + events.len() as u64 }.encode())
+                Some(Cursor { sort: last_sort, pk: last.pk, returned: returned + events.len() as u64 })
             }
             _ => None,
         };
-        Ok(EventPage { events, next_page_token })
+        Ok((events, next))
+    }
+
+    /// The sort key of event `pk` under `q`'s extension-field ordering (`None`: no such event).
+    async fn epcis_sort_key(
+        &self,
+        q: &EventQuery,
+        pk: i64,
+        collate_c: bool,
+    ) -> std::result::Result<Option<Vec<Option<Bind>>>, QueryError> {
+        let mut sql = Sql::default();
+        let ord = sql.ordering(q.order.as_ref(), collate_c);
+        let p = sql.bind(Bind::Int(pk));
+        let text = format!("SELECT e.id{} FROM epcis_events e{} WHERE e.id = {p}", ord.select(), ord.join);
+        let Some(row) = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_optional(&self.pool).await?
+        else {
+            return Ok(None);
+        };
+        let mut key = Vec::with_capacity(ord.keys.len());
+        for (i, k) in ord.keys.iter().enumerate() {
+            let c = format!("sort{i}");
+            key.push(match k.kind {
+                query::KeyKind::Int => row.try_get::<Option<i64>, _>(c.as_str())?.map(Bind::Int),
+                query::KeyKind::Real => row.try_get::<Option<f64>, _>(c.as_str())?.map(Bind::Real),
+                query::KeyKind::Text => row.try_get::<Option<String>, _>(c.as_str())?.map(Bind::Text),
+            });
+        }
+        Ok(Some(key))
     }
 
     /// Distinct values of a browse resource among the events the reader may see, in order,
@@ -1437,17 +1482,57 @@ impl Store {
     }
 }
 
+/// Where the next run of a scheduled subscription starts: the events recorded at or after
+/// `record_time`, less those recorded exactly then whose row key is at most `after_event`
+/// (delivered by an earlier chunk; one capture gives all its events one record time, so a
+/// chunk may end inside such a group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowStart {
+    /// Microseconds UTC.
+    pub record_time: i64,
+    /// Row key ([`StoredEvent::pk`]) of the last event of `record_time` already delivered; 0
+    /// (no event has it) when none was.
+    pub after_event: i64,
+}
+
+impl WindowStart {
+    /// A window taking every event recorded from `record_time` (microseconds UTC) on.
+    pub fn at(record_time: i64) -> Self {
+        WindowStart { record_time, after_event: 0 }
+    }
+}
+
 /// A scheduled subscription with the start of the record-time window its next run covers.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledSubscription {
     pub subscription: Subscription,
-    /// Microseconds UTC: `initialRecordTime` (or the time of subscribing) until the first
-    /// successful run, then the time of the last successful run.
-    pub min_record_time: i64,
+    /// `initialRecordTime` (or the time of subscribing) until the first successful run, then
+    /// the end of the last window delivered whole, or the last event of a run that stopped
+    /// between two chunks.
+    pub start: WindowStart,
 }
 
-// Scheduled subscriptions (EPCIS 2.0 §8.2.5.3): what the scheduler in `qgov-web` reads and
-// moves on.
+/// A run's hold on a scheduled subscription, from [`Store::epcis_claim_run`]: only its holder
+/// may move the window on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunClaim {
+    /// The subscription held.
+    pub subscription_id: String,
+    /// Random, so that a run whose claim lapsed and was taken by another cannot act on it.
+    token: String,
+}
+
+/// One chunk of a scheduled run's window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowChunk {
+    /// In order of record time, then row key (capture order).
+    pub events: Vec<StoredEvent>,
+    /// Where the rest of the window starts; `None` when this chunk ends the window.
+    pub rest: Option<WindowStart>,
+}
+
+// Scheduled subscriptions (EPCIS 2.0 §8.2.5.3): what the scheduler in `qgov-web` reads, claims
+// and moves on.
 impl Store {
     /// A record time before which every capture has committed. Captures take their record
     /// time under the writer lock; this waits for that lock (a write transaction, rolled back
@@ -1472,30 +1557,115 @@ impl Store {
             .map(|row| {
                 Ok(ScheduledSubscription {
                     subscription: subscription_from_row(row)?,
-                    min_record_time: row.try_get("min_record_time")?,
+                    start: WindowStart {
+                        record_time: row.try_get("min_record_time")?,
+                        after_event: row.try_get("min_record_after")?,
+                    },
                 })
             })
             .collect()
     }
 
-    /// Moves a subscription's window start from `from` to `to` after a run, noting the
-    /// delivery when one was made. Compare-and-set: `false` when the subscription is gone or
-    /// its window no longer starts at `from` (another server ran it).
-    pub async fn epcis_advance_subscription(&self, id: &str, from: i64, to: i64, notified: bool) -> Result<bool> {
+    /// Claims subscription `id` for one run of the window that starts at `start`, until
+    /// `lease_until` (microseconds UTC; `now` is the caller's clock, the same clock). One
+    /// conditional UPDATE, so of several servers on one database exactly one wins: `None` when
+    /// the subscription is gone, its window has moved since `start` was read (another run
+    /// delivered it) or another run holds a claim that has not lapsed by `now`. A claim lapses
+    /// by itself so that a server that dies mid-run blocks the subscription for one lease only.
+    pub async fn epcis_claim_run(
+        &self,
+        id: &str,
+        start: WindowStart,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<Option<RunClaim>> {
+        let token = random_secret();
         let n = sqlx::query(
-            "UPDATE epcis_subscriptions SET min_record_time = $1, \
-             last_notified_at = CASE WHEN $2 = 1 THEN $3 ELSE last_notified_at END \
-             WHERE id = $4 AND min_record_time = $5",
+            "UPDATE epcis_subscriptions SET run_claim = $1, run_claimed_until = $2 \
+             WHERE id = $3 AND min_record_time = $4 AND min_record_after = $5 \
+             AND (run_claimed_until IS NULL OR run_claimed_until <= $6)",
         )
-        .bind(to)
+        .bind(&token)
+        .bind(lease_until)
+        .bind(id)
+        .bind(start.record_time)
+        .bind(start.after_event)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok((n == 1).then(|| RunClaim { subscription_id: id.to_owned(), token }))
+    }
+
+    /// At most `limit` events of query `q` (in the subscriber's `scope`) recorded in the
+    /// window from `start` to `until` (exclusive), in order of record time then row key,
+    /// whatever order `q` asks for, so that a window delivered chunk by chunk can resume after
+    /// any event, even inside a group that shares one record time.
+    pub async fn epcis_window_chunk(
+        &self,
+        q: &EventQuery,
+        scope: EventScope,
+        start: WindowStart,
+        until: i64,
+        limit: u64,
+    ) -> std::result::Result<WindowChunk, QueryError> {
+        let mut q = q.clone();
+        q.filters.push(Filter::Time(TimeColumn::RecordTime, Cmp::Ge, start.record_time));
+        q.filters.push(Filter::Time(TimeColumn::RecordTime, Cmp::Lt, until));
+        q.order = Some((OrderBy::RecordTime, false));
+        q.event_count_limit = None;
+        q.max_event_count = None;
+        // The keyset cursor of paging is exactly "after this event, in record-time order".
+        let cursor =
+            (start.after_event > 0).then_some(Cursor { sort: start.record_time, pk: start.after_event, returned: 0 });
+        let (events, next) = self.query_page(&q, scope, limit, cursor).await?;
+        let rest = next.map(|c| WindowStart { record_time: c.sort, after_event: c.pk });
+        Ok(WindowChunk { events, rest })
+    }
+
+    /// Moves the window of a claimed subscription to `to`, noting a delivery when `notified`.
+    /// With `lease_until` the run keeps its claim until then (more chunks follow); without, it
+    /// lets go. `false` when the claim is no longer held (the subscription is gone, or the
+    /// claim lapsed and another run took it): the window is left alone.
+    pub async fn epcis_advance_run(
+        &self,
+        claim: &RunClaim,
+        to: WindowStart,
+        notified: bool,
+        lease_until: Option<i64>,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE epcis_subscriptions SET min_record_time = $1, min_record_after = $2, \
+             last_notified_at = CASE WHEN $3 = 1 THEN $4 ELSE last_notified_at END, \
+             run_claim = CASE WHEN $5 = 1 THEN run_claim END, run_claimed_until = $6 \
+             WHERE id = $7 AND run_claim = $8",
+        )
+        .bind(to.record_time)
+        .bind(to.after_event)
         .bind(i64::from(notified))
         .bind(now())
-        .bind(id)
-        .bind(from)
+        .bind(i64::from(lease_until.is_some()))
+        .bind(lease_until)
+        .bind(&claim.subscription_id)
+        .bind(&claim.token)
         .execute(&self.pool)
         .await?
         .rows_affected();
         Ok(n == 1)
+    }
+
+    /// Lets go of a claim without moving the window (the run failed or had nothing due), so
+    /// that the next firing, here or on another server, need not wait for the lease to lapse.
+    pub async fn epcis_release_run(&self, claim: &RunClaim) -> Result<()> {
+        sqlx::query(
+            "UPDATE epcis_subscriptions SET run_claim = NULL, run_claimed_until = NULL \
+             WHERE id = $1 AND run_claim = $2",
+        )
+        .bind(&claim.subscription_id)
+        .bind(&claim.token)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }
 

@@ -254,11 +254,19 @@ pub enum Filter {
     CaptureId(String),
 }
 
-/// Sort key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Sort key (`orderBy`, EPCIS 2.0 §8.2.7.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderBy {
     EventTime,
     RecordTime,
+    /// A top-level extension field of the event, named as for `EQ_fieldname`: its candidate
+    /// namespaces and local name. Numbers sort before date-times, date-times before other
+    /// text (by code point); events lacking the field come last in either direction (the
+    /// standard lets them sit anywhere).
+    Field {
+        ns: Vec<String>,
+        name: String,
+    },
 }
 
 /// A parsed event query.
@@ -410,13 +418,15 @@ fn field_name(
     field: &str,
     resolve: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Vec<String>, String), QueryParamError> {
-    if let Some(rest) = field.strip_prefix('{')
-        && let Some((ns, local)) = rest.split_once('}')
-    {
-        return Ok((vec![ns.to_owned()], local.to_owned()));
+    if let Some(rest) = field.strip_prefix('{') {
+        return match rest.split_once('}') {
+            Some((ns, local)) if !ns.is_empty() && !local.is_empty() => Ok((vec![ns.to_owned()], local.to_owned())),
+            _ => perr(param, format!("`{field}` is not a qualified extension field name")),
+        };
     }
     if let Some((ns, local)) = field.rsplit_once('#')
         && ns.contains(':')
+        && !local.is_empty()
     {
         return Ok((vec![ns.to_owned(), format!("{ns}#")], local.to_owned()));
     }
@@ -535,13 +545,20 @@ impl EventQuery {
                     uom: None,
                 },
                 "orderBy" => {
-                    order_by = Some(match one(n, values)? {
+                    order_by = Some(match one(n, values)?.trim() {
                         "eventTime" => OrderBy::EventTime,
                         "recordTime" => OrderBy::RecordTime,
+                        other if other.contains(':') || other.starts_with('{') => {
+                            let (ns, name) = field_name(n, other, resolve)?;
+                            OrderBy::Field { ns, name }
+                        }
                         other => {
                             return perr(
                                 n,
-                                format!("ordering by `{other}` is not supported (eventTime or recordTime)"),
+                                format!(
+                                    "ordering by `{other}` is not supported: use eventTime, recordTime or the \
+                                     qualified name of an extension field ({{namespace}}name, prefix:name)"
+                                ),
                             );
                         }
                     });
@@ -867,6 +884,136 @@ impl Sql {
     }
 }
 
+/// The type of one sort-key component: how it is bound and read back from a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Int,
+    Real,
+    Text,
+}
+
+/// One component of the sort key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    /// SQL over `e` and the joined extension-field key `k`, collation included.
+    pub expr: String,
+    pub kind: KeyKind,
+    /// Some events may lack it: they come after the others, in either direction.
+    pub nullable: bool,
+}
+
+/// How a query orders its events: the key components, then `e.id`, which makes the order total
+/// so that keyset pages neither skip nor repeat events that tie on the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ordering {
+    /// ` LEFT JOIN …` that brings an extension field's values in as `k` (empty otherwise).
+    pub join: String,
+    pub keys: Vec<SortKey>,
+    pub desc: bool,
+}
+
+impl Ordering {
+    /// The `ORDER BY` list.
+    pub fn order_by(&self) -> String {
+        let dir = if self.desc { "DESC" } else { "ASC" };
+        let mut parts: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| if k.nullable { format!("{} {dir} NULLS LAST", k.expr) } else { format!("{} {dir}", k.expr) })
+            .collect();
+        parts.push(format!("e.id {dir}"));
+        parts.join(", ")
+    }
+
+    /// The key components as select-list items `sort0`, `sort1`, … (each with a leading comma).
+    pub fn select(&self) -> String {
+        self.keys.iter().enumerate().map(|(i, k)| format!(", {} AS sort{i}", k.expr)).collect()
+    }
+}
+
+impl Sql {
+    /// The ordering `orderBy` asks for, binding what its join needs. `collate_c`: compare text
+    /// under PostgreSQL's C collation, i.e. by code point as the standard asks for String fields
+    /// (SQLite's default BINARY collation already does: UTF-8 byte order is code-point order).
+    pub fn ordering(&mut self, order: Option<&(OrderBy, bool)>, collate_c: bool) -> Ordering {
+        let time = |col: &str| vec![SortKey { expr: col.to_owned(), kind: KeyKind::Int, nullable: false }];
+        let Some((by, desc)) = order else { return Ordering::default() };
+        let desc = *desc;
+        match by {
+            OrderBy::EventTime => Ordering { join: String::new(), keys: time("e.event_time"), desc },
+            OrderBy::RecordTime => Ordering { join: String::new(), keys: time("e.record_time"), desc },
+            OrderBy::Field { ns, name } => {
+                let nsl = self.list(ns);
+                let nm = self.bind(Bind::Text(name.clone()));
+                // A field given several values (an array, or both spellings of a namespace)
+                // sorts by its first value in the requested direction. Text counts only when
+                // the value is neither a number nor a date-time, so that equal numbers or
+                // instants spelt differently tie (and fall back to capture order).
+                let agg = if desc { "MAX" } else { "MIN" };
+                let c = if collate_c { " COLLATE \"C\"" } else { "" };
+                let join = format!(
+                    " LEFT JOIN (SELECT f.event_pk, {agg}(f.num_value) AS n, {agg}(f.time_value) AS t, \
+                     {agg}(CASE WHEN f.num_value IS NULL AND f.time_value IS NULL THEN f.text_value{c} END) AS s \
+                     FROM epcis_fields f WHERE f.ns IN ({nsl}) AND f.name = {nm} AND f.scope = 'event' \
+                     AND f.depth = 0 GROUP BY f.event_pk) k ON k.event_pk = e.id"
+                );
+                let key = |expr: String, kind| SortKey { expr, kind, nullable: true };
+                Ordering {
+                    join,
+                    keys: vec![
+                        key("k.n".into(), KeyKind::Real),
+                        key("k.t".into(), KeyKind::Int),
+                        key(format!("k.s{c}"), KeyKind::Text),
+                    ],
+                    desc,
+                }
+            }
+        }
+    }
+
+    /// Appends the keyset condition: events strictly after the event with key `sort` and primary
+    /// key `pk` in `ord`. `false` (and nothing appended) when `sort` does not fit `ord`: a page
+    /// token of another query.
+    pub fn after(&mut self, ord: &Ordering, sort: &[Option<Bind>], pk: i64) -> bool {
+        let fits = sort.len() == ord.keys.len()
+            && ord.keys.iter().zip(sort).all(|(k, v)| match v {
+                None => k.nullable,
+                Some(Bind::Int(_)) => k.kind == KeyKind::Int,
+                Some(Bind::Real(r)) => k.kind == KeyKind::Real && r.is_finite(),
+                Some(Bind::Text(_)) => k.kind == KeyKind::Text,
+            });
+        if !fits {
+            return false;
+        }
+        let cmp = if ord.desc { "<" } else { ">" };
+        // Lexicographic "after" over (key…, e.id): differ first at component i, equal before it.
+        // A missing value sorts after every present one and ties with other missing ones.
+        let mut equal: Vec<String> = Vec::new();
+        let mut ors: Vec<String> = Vec::new();
+        for (k, v) in ord.keys.iter().zip(sort) {
+            let x = &k.expr;
+            match v {
+                Some(v) => {
+                    let b = self.bind(v.clone());
+                    let later =
+                        if k.nullable { format!("({x} {cmp} {b} OR {x} IS NULL)") } else { format!("{x} {cmp} {b}") };
+                    ors.push(Self::all(&equal, later));
+                    equal.push(format!("{x} = {b}"));
+                }
+                None => equal.push(format!("{x} IS NULL")),
+            }
+        }
+        let p = self.bind(Bind::Int(pk));
+        ors.push(Self::all(&equal, format!("e.id {cmp} {p}")));
+        self.text.push_str(&format!(" AND ({})", ors.join(" OR ")));
+        true
+    }
+
+    fn all(equal: &[String], last: String) -> String {
+        if equal.is_empty() { last } else { format!("({} AND {last})", equal.join(" AND ")) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1006,10 +1153,68 @@ mod tests {
             (vec![("EQ_unknownprefix:field", "x")], "EQ_unknownprefix:field"),
             (vec![("GT_quantity", "many")], "GT_quantity"),
             (vec![("HASATTR_urn:x:y", "x")], "HASATTR_urn:x:y"),
+            (vec![("orderBy", "quantity")], "orderBy"),
+            (vec![("orderBy", "unknownprefix:field")], "orderBy"),
+            (vec![("orderBy", "{urn:x}")], "orderBy"),
+            (vec![("orderBy", "eventTime|recordTime")], "orderBy"),
         ] {
             let err = parse(&pairs).unwrap_err();
             assert_eq!(err.param, param, "{err}");
         }
+    }
+
+    #[test]
+    fn order_by_extension_fields_in_every_qualified_form() {
+        let field = |v: &str| parse(&[("orderBy", v), ("orderDirection", "ASC")]).unwrap().order;
+        let want =
+            |ns: &str, name: &str| Some((OrderBy::Field { ns: vec![ns.to_owned()], name: name.to_owned() }, false));
+        assert_eq!(field("example:temp"), want("https://ns.example.com/epcis/", "temp"));
+        assert_eq!(field("{urn:x}weight"), want("urn:x", "weight"));
+        assert_eq!(field("https://ns.example.com/epcis/temp"), want("https://ns.example.com/epcis/", "temp"));
+        assert_eq!(
+            field("http://ns.example.com/epcis#temp"),
+            Some((
+                OrderBy::Field {
+                    ns: vec!["http://ns.example.com/epcis".into(), "http://ns.example.com/epcis#".into()],
+                    name: "temp".into()
+                },
+                false
+            ))
+        );
+        let q = parse(&[("orderBy", "example:temp"), ("eventCountLimit", "2")]).unwrap();
+        assert!(matches!(q.order, Some((OrderBy::Field { .. }, true))), "DESC by default");
+    }
+
+    #[test]
+    fn keyset_after_a_position_puts_missing_values_last() {
+        let by = (OrderBy::Field { ns: vec!["urn:x".into()], name: "w".into() }, false);
+        let mut sql = Sql::default();
+        let ord = sql.ordering(Some(&by), true);
+        assert!(ord.join.contains("THEN f.text_value COLLATE \"C\" END) AS s"), "{}", ord.join);
+        assert_eq!(
+            ord.order_by(),
+            "k.n ASC NULLS LAST, k.t ASC NULLS LAST, k.s COLLATE \"C\" ASC NULLS LAST, e.id ASC"
+        );
+        // After an event that has a date-time value (no number).
+        assert!(sql.after(&ord, &[None, Some(Bind::Int(7)), Some(Bind::Text("a".into()))], 9));
+        assert_eq!(
+            sql.text,
+            " AND ((k.n IS NULL AND (k.t > $3 OR k.t IS NULL)) \
+             OR (k.n IS NULL AND k.t = $3 AND (k.s COLLATE \"C\" > $4 OR k.s COLLATE \"C\" IS NULL)) \
+             OR (k.n IS NULL AND k.t = $3 AND k.s COLLATE \"C\" = $4 AND e.id > $5))"
+        );
+        // After an event lacking the field: only later events lacking it too.
+        let mut sql = Sql::default();
+        let ord = sql.ordering(Some(&(by.0.clone(), true)), false);
+        assert!(sql.after(&ord, &[None, None, None], 9));
+        assert_eq!(sql.text, " AND ((k.n IS NULL AND k.t IS NULL AND k.s IS NULL AND e.id < $3))");
+        // A token of an eventTime query does not fit.
+        assert!(!sql.after(&ord, &[Some(Bind::Int(1))], 9));
+        let ord = Sql::default().ordering(Some(&(OrderBy::EventTime, true)), false);
+        assert!(!Sql::default().after(&ord, &[None], 9), "eventTime is never missing");
+        let mut sql = Sql::default();
+        assert!(sql.after(&ord, &[Some(Bind::Int(5))], 9));
+        assert_eq!(sql.text, " AND (e.event_time < $1 OR (e.event_time = $1 AND e.id < $2))");
     }
 
     #[test]

@@ -22,23 +22,40 @@
 //!
 //! [`spawn_scheduler`] starts one task per server. It re-reads the scheduled subscriptions
 //! when one comes due, every [`REREAD`] and whenever [`wake`] is called (after a subscribe or
-//! an unsubscribe), and sleeps until the next due time. A run executes the named query over
-//! the events whose `recordTime` lies in `[min_record_time, run time)`, in the subscriber's
-//! view (an enterprise's subscription sees what that enterprise may read), and delivers the
-//! result exactly as a stream delivery is delivered (`super::post_results`: the EPCIS query
-//! document in the subscription's EPC format, with its `subscriptionID`, `GS1-Signature` when it
-//! has a `signatureToken`). An empty result is sent only when `reportIfEmpty`. After a run whose
-//! result was accepted (or that had nothing to send) the window start moves to the run time
-//! (the OpenAPI's `GS1-Query-Min-Record-Time`: "updated to the most recent execution
-//! timestamp"); after a failed delivery it stays, so the next run sends those events again with
-//! any newer ones. Firings missed while the server was down are not replayed one by one: the
-//! next firing covers the whole window since the last successful run.
+//! an unsubscribe), and sleeps until the next due time.
+//!
+//! A run first *claims* its firing (`Store::epcis_claim_run`: one conditional UPDATE of the
+//! subscription row, which succeeds only while the window still starts where the run read it
+//! and no other run's claim is live), so that when several servers share one database exactly
+//! one of them queries and delivers each firing and the others skip it. The claim is a lease of
+//! [`CLAIM_LEASE`], renewed with every accepted chunk and let go when the run ends, so a server
+//! that dies mid-run holds the subscription for one lease at most. (A single delivery that
+//! outlasted a whole lease could be repeated by another server; the webhook client's timeouts
+//! keep one delivery well under it.)
+//!
+//! The winner executes the named query over the events whose `recordTime` lies in
+//! `[window start, run time)`, in the subscriber's view (an enterprise's subscription sees what
+//! that enterprise may read), and delivers the result exactly as a stream delivery is delivered
+//! (`super::post_results`: the EPCIS query document in the subscription's EPC format, with its
+//! `subscriptionID`, `GS1-Signature` when it has a `signatureToken`), at most
+//! [`DELIVERY_CHUNK`] events per request: a larger window goes as consecutive chunks in order
+//! of `recordTime`, then of capture (so in that order whatever `orderBy` the named query
+//! asks for). After each accepted chunk the stored window start moves to just after its last
+//! event, kept as that event's record time *and* row key: one capture gives all its events (up
+//! to the capture limit) one record time, so a chunk may end inside such a group, and a bare
+//! record time could then only repeat the rest of the group or skip it. An empty result is sent
+//! only when `reportIfEmpty`. After the last chunk was accepted (or there was nothing to send)
+//! the window start moves to the run time (the OpenAPI's `GS1-Query-Min-Record-Time`: "updated
+//! to the most recent execution timestamp"); after a failed delivery it stays after the last
+//! accepted chunk, so the next run sends the rest again with any newer events, and nothing
+//! twice. Firings missed while the server was down are not replayed one by one: the next
+//! firing covers the whole window since the last successful run.
 
 use super::{EpcisError, Exception, Res};
 use qgov_epcis::model::Timestamp;
 use qgov_store::Store;
-use qgov_store::epcis::ScheduledSubscription;
-use qgov_store::epcis::query::{Cmp, Filter, TimeColumn, micros};
+use qgov_store::epcis::query::micros;
+use qgov_store::epcis::{RunClaim, ScheduledSubscription, WindowStart};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -256,6 +273,16 @@ pub const REREAD: Duration = Duration::from_secs(10);
 /// Pause after the subscriptions could not be read.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// How long a run's claim on its subscription lasts unless renewed (each accepted chunk renews
+/// it): how long a server that died mid-run keeps others from running the subscription. Far
+/// longer than one delivery can take (`webhook::post`: 5 s to connect, 10 s to write, 10 s to
+/// read) with the chunk's query before it.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(300);
+
+/// Most events in one delivery of a scheduled run (the capture limit: what this server would
+/// accept in one document itself).
+pub const DELIVERY_CHUNK: usize = super::CAPTURE_LIMIT;
+
 /// Wakes every scheduler in the process to re-read the subscriptions. A process-wide signal
 /// rather than one in `AppState`: a spurious wake only costs one read.
 static WAKE: LazyLock<tokio::sync::watch::Sender<u64>> = LazyLock::new(|| tokio::sync::watch::Sender::new(0));
@@ -324,8 +351,11 @@ async fn run_schedules(store: Store) {
                     }
                     let store = store.clone();
                     slot.running = Some(tokio::spawn(async move {
-                        if let Err(e) = run_once(&store, &s, now).await {
-                            tracing::warn!(subscription = %s.subscription.id, error = %e.detail, "scheduled run failed");
+                        match run_firing(&store, &s, now, DELIVERY_CHUNK).await {
+                            Ok(firing) => tracing::debug!(subscription = %s.subscription.id, ?firing, "scheduled run"),
+                            Err(e) => {
+                                tracing::warn!(subscription = %s.subscription.id, error = %e.detail, "scheduled run failed");
+                            }
                         }
                     }));
                 }
@@ -349,51 +379,96 @@ async fn run_schedules(store: Store) {
     }
 }
 
-/// One run of a scheduled subscription at `at`: the named query over `[min_record_time,
-/// until)`, `until` being `at` or the settled record time after it, delivered, and the window
-/// moved on.
-async fn run_once(store: &Store, s: &ScheduledSubscription, at: OffsetDateTime) -> Res<()> {
+/// What one firing of a scheduled subscription did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firing {
+    /// The window starts after the firing (an `initialRecordTime` in the future).
+    NotDue,
+    /// Another run holds the subscription, or has moved its window on since it was read: that
+    /// run delivers.
+    ClaimedElsewhere,
+    /// The whole window went out in `requests` accepted requests (0: nothing to send).
+    Delivered { requests: usize },
+    /// A delivery was refused or the subscriber could not be reached after `requests` accepted
+    /// requests, and the window now starts after the last event they carried; or the run lost
+    /// its claim (unsubscribed, or the lease lapsed and another run carries on).
+    Interrupted { requests: usize },
+}
+
+/// One firing of a scheduled subscription read as `s`, at `at`: claims it, runs the named
+/// query over `[window start, until)`, `until` being `at` or the settled record time after it,
+/// and delivers the result in requests of at most `chunk` events, moving the window on after
+/// each. The scheduler passes [`DELIVERY_CHUNK`]; public so that tests can use a small chunk.
+#[doc(hidden)]
+pub async fn run_firing(
+    store: &Store,
+    s: &ScheduledSubscription,
+    at: OffsetDateTime,
+    chunk: usize,
+) -> Result<Firing, EpcisError> {
     let sub = &s.subscription;
     // The window ends at the firing time, or later if a capture was still committing then:
-    // everything recorded before `until` is committed and visible to the query below.
+    // everything recorded before `until` is committed and visible to the queries below.
     let until = micros(&Timestamp(at)).max(store.epcis_settled_record_time().await?);
-    if until <= s.min_record_time {
-        // initialRecordTime in the future: nothing can be due yet.
-        return Ok(());
+    if until <= s.start.record_time {
+        return Ok(Firing::NotDue);
     }
-    let nq = super::named(store, &sub.query_name).await?;
-    let prefixes = store.epcis_prefixes().await?;
-    let mut q = super::parse_query(&super::json_params(&nq.query)?, &prefixes)?;
-    q.filters.push(Filter::Time(TimeColumn::RecordTime, Cmp::Ge, s.min_record_time));
-    q.filters.push(Filter::Time(TimeColumn::RecordTime, Cmp::Lt, until));
-    // As for stream deliveries, the result limits of the named query do not apply.
-    q.event_count_limit = None;
-    q.max_event_count = None;
-    let scope = super::subscriber_scope(sub);
-    let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let page = store.epcis_query(&q, scope, super::CAPTURE_LIMIT as u64, token.as_deref()).await?;
-        events.extend(page.events);
-        match page.next_page_token {
-            Some(t) => token = Some(t),
-            None => break,
+    let Some(claim) = store.epcis_claim_run(&sub.id, s.start, now_micros(), lease_end()).await? else {
+        return Ok(Firing::ClaimedElsewhere);
+    };
+    let run = deliver(store, s, &claim, until, chunk).await;
+    if !matches!(run, Ok(Firing::Delivered { .. })) {
+        // Let the next firing, here or on another server, start at once where this one stopped
+        // (a whole delivered window let go of the claim as it moved on).
+        if let Err(e) = store.epcis_release_run(&claim).await {
+            tracing::warn!(subscription = %sub.id, error = %e, "cannot release the run's claim; it lapses by itself");
         }
     }
-    let notified = if events.is_empty() && !sub.report_if_empty {
-        false
-    } else if super::post_results(sub, &events).await? {
-        true
-    } else {
-        // Refused or unreachable (logged): keep the window for the next firing.
-        return Ok(());
-    };
-    let moved = store.epcis_advance_subscription(&sub.id, s.min_record_time, until, notified).await?;
-    if !moved {
-        // Removed meanwhile, or another server on the same database ran it first.
-        tracing::debug!(subscription = %sub.id, "window already moved");
+    run
+}
+
+/// The claimed part of [`run_firing`]: the queries and deliveries, chunk by chunk.
+async fn deliver(store: &Store, s: &ScheduledSubscription, claim: &RunClaim, until: i64, chunk: usize) -> Res<Firing> {
+    let sub = &s.subscription;
+    let nq = super::named(store, &sub.query_name).await?;
+    let prefixes = store.epcis_prefixes().await?;
+    // As for stream deliveries, the result limits of the named query do not apply (the store
+    // drops them, and its order, for a window).
+    let q = super::parse_query(&super::json_params(&nq.query)?, &prefixes)?;
+    let scope = super::subscriber_scope(sub);
+    let mut start = s.start;
+    let mut requests = 0;
+    loop {
+        let part = store.epcis_window_chunk(&q, scope, start, until, chunk as u64).await?;
+        let send = !part.events.is_empty() || (requests == 0 && sub.report_if_empty);
+        if send && !super::post_results(sub, &part.events).await? {
+            // Refused or unreachable (logged): the window keeps its start for the next firing.
+            return Ok(Firing::Interrupted { requests });
+        }
+        requests += usize::from(send);
+        let (to, lease) = match part.rest {
+            Some(rest) => (rest, Some(lease_end())),
+            None => (WindowStart::at(until), None),
+        };
+        if !store.epcis_advance_run(claim, to, send, lease).await? {
+            // Unsubscribed meanwhile, or this run outlasted its lease and another took it over.
+            tracing::warn!(subscription = %sub.id, "scheduled run lost its claim; stopping");
+            return Ok(Firing::Interrupted { requests });
+        }
+        if lease.is_none() {
+            return Ok(Firing::Delivered { requests });
+        }
+        start = to;
     }
-    Ok(())
+}
+
+fn now_micros() -> i64 {
+    micros(&Timestamp(OffsetDateTime::now_utc()))
+}
+
+/// When a claim taken or renewed now lapses.
+fn lease_end() -> i64 {
+    now_micros().saturating_add(CLAIM_LEASE.as_micros() as i64)
 }
 
 impl From<ScheduleError> for EpcisError {
