@@ -478,6 +478,18 @@ impl<'a> Walk<'a> {
         by_self || (carrier && v.carriers.iter().any(|&(ca, cb)| ca <= a && b <= cb))
     }
 
+    /// Per local number, the local number of the lot whose lot → unit link reached it
+    /// (`u32::MAX`: none).
+    fn walked_lots(&self) -> Vec<u32> {
+        let mut lots = vec![u32::MAX; self.ids.len()];
+        for &(lot, inst, _, r) in &self.edges {
+            if r == Relation::LotMember {
+                lots[inst as usize] = lot;
+            }
+        }
+        lots
+    }
+
     /// The local number of an object, numbering it when first reached.
     fn node(&mut self, obj: u32) -> u32 {
         let next = self.ids.len() as u32;
@@ -774,7 +786,22 @@ impl TraceIndex {
         }
     }
 
-    /// The lot of an instance, when an event declared it.
+    /// The lot of an instance the walk reached (`n`: its local number): the lot → unit link
+    /// the walk followed to it when only one event ever declared its lot, else the earliest
+    /// declaration among its events.
+    fn lot_in_walk(&self, walk: &Walk<'_>, walked: &[u32], n: u32, kind: NodeKind, buf: &mut Vec<u32>) -> Option<u32> {
+        let id = walk.ids[n as usize];
+        let flags = self.flags[id as usize];
+        if kind != NodeKind::Instance || flags & flag::LOT_LINKED == 0 {
+            None
+        } else if flags & flag::MULTI_LOT == 0 && walked[n as usize] != u32::MAX {
+            Some(walk.ids[walked[n as usize] as usize])
+        } else {
+            self.lot_of(id, buf)
+        }
+    }
+
+    /// The lot of an instance, when an event declared it (the earliest declaration).
     fn lot_of(&self, id: u32, buf: &mut Vec<u32>) -> Option<u32> {
         if self.flags[id as usize] & flag::LOT_LINKED == 0 {
             return None;
@@ -797,14 +824,8 @@ impl TraceIndex {
         for (i, k) in keyed.iter().enumerate() {
             rank[k.0 as usize] = i as u32;
         }
-        // An instance's lot: from the lot → unit link the walk used when only one event ever
-        // declared it, else by scanning its events. A lot that is a node shares its id.
-        let mut walked_lot = vec![u32::MAX; keyed.len()];
-        for &(lot, inst, _, r) in &walk.edges {
-            if r == Relation::LotMember {
-                walked_lot[inst as usize] = lot;
-            }
-        }
+        // A lot that is a node shares its id.
+        let walked = walk.walked_lots();
         let mut other_lots: HashMap<u32, Arc<str>> = HashMap::default();
         let mut buf = Vec::new();
         let mut nodes: Vec<TraceNode> = Vec::with_capacity(keyed.len());
@@ -812,16 +833,10 @@ impl TraceIndex {
             let id = walk.ids[*n as usize];
             let kind = self.node_kind(id);
             let flags = self.flags[id as usize];
-            let lot = if kind != NodeKind::Instance || flags & flag::LOT_LINKED == 0 {
-                None
-            } else if flags & flag::MULTI_LOT == 0 && walked_lot[*n as usize] != u32::MAX {
-                Some(keyed[rank[walked_lot[*n as usize] as usize] as usize].1.clone())
-            } else {
-                self.lot_of(id, &mut buf).map(|l| match walk.local.get(&l) {
-                    Some(&ln) => keyed[rank[ln as usize] as usize].1.clone(),
-                    None => other_lots.entry(l).or_insert_with(|| self.ids.resolve_arc(l)).clone(),
-                })
-            };
+            let lot = self.lot_in_walk(walk, &walked, *n, kind, &mut buf).map(|l| match walk.local.get(&l) {
+                Some(&ln) => keyed[rank[ln as usize] as usize].1.clone(),
+                None => other_lots.entry(l).or_insert_with(|| self.ids.resolve_arc(l)).clone(),
+            });
             let not_followed = id != walk.root && flags & flag::NO_LOT != 0;
             nodes.push(TraceNode { id: s.clone(), kind, lot, not_followed, depth: u32::MAX });
         }
@@ -910,13 +925,14 @@ impl TraceIndex {
         walk.run();
         let owning = self.lookup("owning_party");
         let possessing = self.lookup("possessing_party");
-        let mut ids: Vec<u32> = walk.ids.clone();
+        let walked = walk.walked_lots();
+        let mut ids: Vec<(u32, u32)> = walk.ids.iter().enumerate().map(|(n, &id)| (id, n as u32)).collect();
         ids.sort_unstable();
         let mut items = Vec::new();
         let mut containers = Vec::new();
         let mut owned: HashMap<u32, usize> = HashMap::default();
         let mut buf = Vec::new();
-        for id in ids {
+        for (id, n) in ids {
             let kind = self.node_kind(id);
             match kind {
                 NodeKind::Container => containers.push(self.ids.resolve(id)),
@@ -939,11 +955,7 @@ impl TraceIndex {
                     items.push(ScopeItem {
                         id: self.ids.resolve(id),
                         kind,
-                        lot: if kind == NodeKind::Instance {
-                            self.lot_of(id, &mut buf).map(|l| self.ids.resolve(l))
-                        } else {
-                            None
-                        },
+                        lot: self.lot_in_walk(&walk, &walked, n, kind, &mut buf).map(|l| self.ids.resolve(l)),
                         last_seen: st.seen.map(|(t, _)| rfc3339(t)),
                         last_location: st.location.map(|(_, l)| self.ids.resolve(l)),
                         owner: owner.map(|p| self.ids.resolve(p)),
