@@ -3,39 +3,14 @@
 //! queries with paging and content negotiation, named queries, a signed webhook delivery,
 //! enterprise scoping, and the 401 / 406 / 413 cases.
 
+use qgov_domain::Role;
 use qgov_domain::registers::MarketEntityDraft;
-use qgov_domain::{Role, UnifiedCreditCode};
-use qgov_store::{Actor, Engine, NewUser, Store, testing};
+use qgov_store::{Actor, Engine};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 mod common;
 
-struct App {
-    base: String,
-    store: Store,
-    http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        if let Some(s) = self.shutdown.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-async fn spawn(engine: Engine) -> App {
-    let url = testing::fresh_database(engine).await;
-    let store = Store::connect(&url).await.unwrap();
-    let app = qgov_web::Application::bind("127.0.0.1:0", store.clone(), qgov_web::Config::default()).await.unwrap();
-    let base = format!("http://{}", app.local_addr());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run(async move {
-        let _ = rx.await;
-    }));
-    App { base, store, http: reqwest::Client::new(), shutdown: Some(tx) }
-}
+use common::{App, spawn};
 
 struct Reply {
     status: StatusCode,
@@ -45,19 +20,6 @@ struct Reply {
 }
 
 impl App {
-    async fn token(&self, username: &str, role: Role, entity_id: Option<i64>) -> String {
-        let department_id = matches!(role, Role::Regulator | Role::Inspector).then_some(1);
-        let user = self
-            .store
-            .create_user(
-                &Actor::system(),
-                &NewUser { username: username.into(), password: "password-123".into(), role, department_id, entity_id },
-            )
-            .await
-            .unwrap();
-        self.store.create_token(&Actor::system(), user.id, "test").await.unwrap().1
-    }
-
     async fn send(
         &self,
         method: &str,
@@ -332,9 +294,8 @@ async fn epcis_api(engine: Engine) {
     assert_exception(&r, StatusCode::NOT_FOUND, "NoSuchNameException");
 
     // Enterprise scoping: each enterprise sees what it captured or what names its locations.
-    let uscc = |b: &str| UnifiedCreditCode::compose("91120116", b).unwrap().to_string();
     let entity = |b: &str| {
-        let code = uscc(b);
+        let code = common::code(b);
         let f = move |k: &str| match k {
             "uscc" => Some(code.clone()),
             "name" => Some(format!("企业{k}")),
