@@ -331,44 +331,6 @@ impl EventFilter for AllEvents {
     }
 }
 
-/// A number and the identifier it stands for.
-type Named = (u32, Arc<str>);
-
-/// Sorts identifiers by their string. Canonical GS1 identifiers share the Digital Link host
-/// and are contiguous in string order; among them the order is decided by the 32 bytes after
-/// their common prefix, compared as integers, and only ties compare whole strings. Other
-/// identifiers (URIs of other schemes) compare as strings and go before or after that block.
-fn sort_ids(ids: &mut Vec<Named>) {
-    const HOST: &str = "https://id.gs1.org/";
-    let (mut gs1, mut other): (Vec<Named>, Vec<Named>) =
-        std::mem::take(ids).into_iter().partition(|(_, s)| s.starts_with(HOST));
-    let common = gs1.iter().map(|g| &*g.1).reduce(|a, b| &a[..common_prefix(a, b)]).map_or(0, str::len);
-    let key = |s: &str| {
-        let tail = &s.as_bytes()[common..];
-        let (mut hi, mut lo) = ([0u8; 16], [0u8; 16]);
-        for (i, &b) in tail.iter().take(32).enumerate() {
-            if i < 16 { hi[i] = b } else { lo[i - 16] = b }
-        }
-        (u128::from_be_bytes(hi), u128::from_be_bytes(lo))
-    };
-    let mut keys: Vec<((u128, u128), u32)> = gs1.iter().enumerate().map(|(i, g)| (key(&g.1), i as u32)).collect();
-    keys.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| gs1[a.1 as usize].1.cmp(&gs1[b.1 as usize].1)));
-    other.sort_unstable_by(|a, b| a.1.cmp(&b.1));
-    let before = other.partition_point(|o| &*o.1 < HOST);
-    let mut rest = other.split_off(before);
-    ids.reserve(gs1.len() + other.len() + rest.len());
-    ids.append(&mut other);
-    let mut slots: Vec<Option<Named>> = gs1.drain(..).map(Some).collect();
-    ids.extend(keys.iter().filter_map(|&(_, i)| slots[i as usize].take()));
-    ids.append(&mut rest);
-}
-
-/// Length in bytes of the longest common prefix of two strings, on a character boundary.
-fn common_prefix(a: &str, b: &str) -> usize {
-    let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-    (0..=n).rev().find(|&i| a.is_char_boundary(i)).unwrap_or(0)
-}
-
 /// Formats nanoseconds since the epoch as RFC 3339 UTC with milliseconds (no `fmt`
 /// machinery: a large trace renders thousands of these).
 pub(crate) fn rfc3339(nanos: i64) -> String {
@@ -815,10 +777,11 @@ impl TraceIndex {
     }
 
     fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
-        // Each node's id is resolved once, then sorted (see `sort_ids`).
+        // Each node's id is resolved once, then sorted. (Sorting on integer keys made of the
+        // bytes after the ids' common prefix was tried: no faster than comparing the strings.)
         let mut keyed: Vec<(u32, Arc<str>)> =
             walk.ids.iter().enumerate().map(|(n, &id)| (n as u32, self.ids.resolve_arc(id))).collect();
-        sort_ids(&mut keyed);
+        keyed.sort_unstable_by(|a, b| a.1.cmp(&b.1));
         // Local number → position in the sorted nodes.
         let mut rank = vec![0u32; keyed.len()];
         for (i, k) in keyed.iter().enumerate() {
@@ -1050,38 +1013,7 @@ impl TraceIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::{rfc3339, sort_ids};
-    use std::sync::Arc;
-
-    #[test]
-    fn identifiers_sort_as_strings() {
-        let mut words: Vec<&str> = vec![
-            "https://id.gs1.org/01/06901234001006/21/2067",
-            "https://id.gs1.org/01/06901234001006/21/20671",
-            "https://id.gs1.org/01/06901234001006/21/206",
-            "https://id.gs1.org/01/06901234001006/10/P8D2",
-            "https://id.gs1.org/00/069012340000000016",
-            "https://id.gs1.org/01/06901234001006/21/2067/extra/long/tail/beyond/thirty-two/bytes/a",
-            "https://id.gs1.org/01/06901234001006/21/2067/extra/long/tail/beyond/thirty-two/bytes/",
-            "https://id.gs1.org/",
-            "https://example.com/x",
-            "https://z.example/x",
-            "urn:uuid:6f0b3a6e-0000-4000-8000-000000000001",
-            "urn:epc:id:sgtin:0614141.107346.2017",
-            "http://id.gs1.org/01/1",
-            "https://id.gs1.org/01/0690123400100\u{e9}",
-            "https://id.gs1.org/01/06901234001006/21/2067\0",
-        ];
-        let original = words.clone();
-        let mut ids: Vec<(u32, Arc<str>)> = words.iter().enumerate().map(|(i, w)| (i as u32, Arc::from(*w))).collect();
-        sort_ids(&mut ids);
-        words.sort();
-        assert_eq!(ids.iter().map(|(_, s)| &**s).collect::<Vec<_>>(), words);
-        assert!(ids.iter().all(|(i, s)| original[*i as usize] == &**s), "each id keeps its string");
-        let mut none: Vec<(u32, Arc<str>)> = Vec::new();
-        sort_ids(&mut none);
-        assert!(none.is_empty());
-    }
+    use super::rfc3339;
 
     #[test]
     fn formats_times_in_utc() {
