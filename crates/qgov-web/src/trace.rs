@@ -290,24 +290,35 @@ impl Registers {
     }
     /// The product name of a GTIN-keyed identifier.
     pub fn product(&self, canonical: &str) -> Option<(String, Option<String>)> {
-        let gtin = canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)?.to_owned();
-        let name = self.products.get(&gtin).cloned();
-        Some((gtin, name))
+        self.product_ref(canonical).map(|(gtin, name)| (gtin.to_owned(), name.map(str::to_owned)))
+    }
+    /// The GTIN of a GTIN-keyed identifier and its registered product name, borrowed.
+    pub fn product_ref<'a>(&'a self, canonical: &'a str) -> Option<(&'a str, Option<&'a str>)> {
+        let gtin = canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)?;
+        Some((gtin, self.products.get(gtin).map(String::as_str)))
     }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeOut {
-    pub id: String,
+    /// Shared with the edges that name the node.
+    #[schema(value_type = String)]
+    pub id: Arc<str>,
     /// instance | class | container | transformation
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: &'static str,
+    /// Shared with the lot's own node when the trace reached it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lot: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub lot: Option<Arc<str>>,
+    /// Shared by every node of the same GTIN, like `product`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gtin: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub gtin: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub product: Option<Arc<str>>,
     /// Hops from the root (0 for the root).
     pub depth: u32,
 }
@@ -373,31 +384,31 @@ pub fn run_trace(ix: &TraceIndex, id: &str, direction: Direction, vis: &Visibili
 /// Shapes a trace for the API: URN ids, register names, hop depths (computed by the index).
 pub fn trace_out(t: &Trace, reg: &Registers) -> TraceOut {
     // Each node is named by many edges: render its URN once, share it (`Arc`) with every edge
-    // naming it, found by the node positions the index gives each edge.
+    // naming it, found by the node positions the index gives each edge; likewise a lot with the
+    // instances of it, and a GTIN's code and product name with every node of that GTIN.
     let urns: Vec<Arc<str>> = t.nodes.iter().map(|n| Arc::from(urn(&n.id))).collect();
-    let lot_urn = |lot: &str| match t.nodes.binary_search_by(|n| (*n.id).cmp(lot)) {
-        Ok(i) => urns[i].to_string(),
-        Err(_) => urn(lot),
-    };
+    let mut other_lots: HashMap<&str, Arc<str>> = HashMap::new();
+    let mut products: HashMap<&str, (Arc<str>, Option<Arc<str>>)> = HashMap::new();
+    let nodes = t
+        .nodes
+        .iter()
+        .zip(&urns)
+        .map(|(n, u)| {
+            let lot = n.lot.as_deref().map(|lot| match t.nodes.binary_search_by(|m| (*m.id).cmp(lot)) {
+                Ok(i) => urns[i].clone(),
+                Err(_) => other_lots.entry(lot).or_insert_with(|| urn(lot).into()).clone(),
+            });
+            let product = reg.product_ref(&n.id).map(|(gtin, name)| {
+                products.entry(gtin).or_insert_with(|| (gtin.into(), name.map(Into::into))).clone()
+            });
+            let (gtin, product) = product.map_or((None, None), |(g, p)| (Some(g), p));
+            NodeOut { id: u.clone(), kind: n.kind.as_str(), lot, gtin, product, depth: n.depth }
+        })
+        .collect();
     TraceOut {
         root: urn(&t.root),
         direction: t.direction.as_str().to_owned(),
-        nodes: t
-            .nodes
-            .iter()
-            .zip(&urns)
-            .map(|(n, u)| {
-                let product = reg.product(&n.id);
-                NodeOut {
-                    id: u.to_string(),
-                    kind: n.kind.as_str().to_owned(),
-                    lot: n.lot.as_deref().map(lot_urn),
-                    gtin: product.as_ref().map(|p| p.0.clone()),
-                    product: product.and_then(|p| p.1),
-                    depth: n.depth,
-                }
-            })
-            .collect(),
+        nodes,
         edges: t
             .edges
             .iter()

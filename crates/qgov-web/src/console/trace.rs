@@ -77,20 +77,20 @@ fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
     let mut drawn: BTreeMap<String, Drawn> = BTreeMap::new();
     let mut folded_total = 0;
     for n in &t.nodes {
-        let key = if collapse && n.kind == "instance" && n.id != t.root {
+        let key = if collapse && n.kind == "instance" && *n.id != *t.root {
             folded_total += 1;
             match &n.lot {
                 Some(lot) => format!("fold:{lot}"),
                 None => format!("fold:depth:{}", depth_of(n)),
             }
         } else {
-            n.id.clone()
+            n.id.to_string()
         };
-        map.insert(n.id.as_str(), key.clone());
+        map.insert(&n.id, key.clone());
         let d = drawn.entry(key.clone()).or_insert_with(|| Drawn {
-            id: n.id.clone(),
+            id: n.id.to_string(),
             label: short(&n.id),
-            kind: n.kind.clone(),
+            kind: n.kind.to_owned(),
             depth: depth_of(n),
             folded: 0,
         });
@@ -103,7 +103,7 @@ fn draw(t: &TraceOut, tr: &Tr) -> (String, usize) {
                 Some(lot) => format!("{} · {items}", short(lot)),
                 None => items,
             };
-            d.id = n.lot.clone().unwrap_or_default();
+            d.id = n.lot.as_deref().unwrap_or_default().to_owned();
         }
     }
     let max_depth = drawn.values().map(|d| d.depth).max().unwrap_or(0) as usize;
@@ -210,7 +210,7 @@ fn products(t: &TraceOut) -> Vec<ProductRow> {
         let row = by.entry(gtin).or_insert_with(|| ProductRow { gtin: gtin.to_owned(), name: None, objects: 0 });
         row.objects += 1;
         if row.name.is_none() {
-            row.name.clone_from(&n.product);
+            row.name = n.product.as_deref().map(str::to_owned);
         }
     }
     by.into_values().collect()
@@ -548,8 +548,8 @@ mod tests {
     use crate::i18n::Lang;
     use crate::trace::EdgeOut;
 
-    fn node(id: &str, kind: &str, lot: Option<&str>, depth: u32) -> NodeOut {
-        NodeOut { id: id.into(), kind: kind.into(), lot: lot.map(Into::into), gtin: None, product: None, depth }
+    fn node(id: &str, kind: &'static str, lot: Option<&str>, depth: u32) -> NodeOut {
+        NodeOut { id: id.into(), kind, lot: lot.map(Into::into), gtin: None, product: None, depth }
     }
 
     fn edge(from: &str, to: &str) -> EdgeOut {
@@ -590,7 +590,7 @@ mod tests {
     #[test]
     fn the_products_of_a_trace_are_listed_by_gtin_with_their_registered_names() {
         let mut t = forward(3);
-        let milk = Some("06141410333332".to_owned());
+        let milk: Option<std::sync::Arc<str>> = Some("06141410333332".into());
         for n in &mut t.nodes {
             n.gtin.clone_from(&milk);
         }
@@ -640,7 +640,7 @@ mod tests {
     fn labels_are_escaped() {
         let mut t = forward(1);
         t.nodes[1].id = "https://example.com/<x>&y".into();
-        t.edges[0].to = t.nodes[1].id.as_str().into();
+        t.edges[0].to = t.nodes[1].id.clone();
         let (svg, _) = draw(&t, &Tr::new(Lang::En));
         assert!(svg.contains("&lt;x&gt;&amp;y") && !svg.contains("<x>"), "{svg}");
     }
