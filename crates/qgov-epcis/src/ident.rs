@@ -146,14 +146,45 @@ impl Epc {
     /// and the trace index hold them), with one Digital Link parse instead of three. A string
     /// that is not a canonical GS1 key comes back unchanged.
     pub fn canonical_to_urn(canonical: &str) -> String {
-        if canonical.starts_with(CANONICAL_HOST)
-            && let Ok(Some(key)) = parse_digital_link(canonical)
-            && let Some(urn) = key.to_epc_urn(DEFAULT_GCP_LENGTH)
-        {
-            return urn;
-        }
-        canonical.to_owned()
+        gtin_urn(canonical).unwrap_or_else(|| general_to_urn(canonical))
     }
+}
+
+/// [`Epc::canonical_to_urn`] through the general Digital Link parse.
+fn general_to_urn(canonical: &str) -> String {
+    if canonical.starts_with(CANONICAL_HOST)
+        && let Ok(Some(key)) = parse_digital_link(canonical)
+        && let Some(urn) = key.to_epc_urn(DEFAULT_GCP_LENGTH)
+    {
+        return urn;
+    }
+    canonical.to_owned()
+}
+
+/// The URN of the keys a trace is made of, a GTIN with a serial (SGTIN) or with a lot (LGTIN
+/// class) of up to 20 letters and digits, without the general parse: such a value reads the
+/// same in a Digital Link and in a URN. `None` for anything else, which takes the general
+/// path (the tests compare both on valid and invalid input).
+fn gtin_urn(s: &str) -> Option<String> {
+    let rest = s.strip_prefix("https://id.gs1.org/01/")?;
+    let (gtin, rest) = (rest.get(..14)?, rest.get(14..)?);
+    let (scheme, value) = match (rest.strip_prefix("/21/"), rest.strip_prefix("/10/")) {
+        (Some(serial), _) => ("urn:epc:id:sgtin:", serial),
+        (_, Some(lot)) => ("urn:epc:class:lgtin:", lot),
+        _ => return None,
+    };
+    if !all_digits(gtin) || !check_digit_ok(gtin) || value.is_empty() || value.len() > 20 {
+        return None;
+    }
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let g = usize::from(DEFAULT_GCP_LENGTH);
+    let mut out = String::with_capacity(scheme.len() + 16 + value.len());
+    for part in [scheme, &gtin[1..1 + g], ".", &gtin[..1], &gtin[1 + g..13], ".", value] {
+        out.push_str(part);
+    }
+    Some(out)
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -823,6 +854,39 @@ pub(crate) fn canonical_for_hash(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gtin_shortcut_to_urns_agrees_with_the_general_path() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let values = ["1", "A1b2", "00012345678901234567", "000123456789012345678", "", "a/b", "a%25b", "x.y", "S-1"];
+        let mut cases = vec![
+            "https://id.gs1.org/01/09506000134352/21/2067".to_owned(),
+            "https://id.gs1.org/01/09506000134352".to_owned(),
+            "https://id.gs1.org/01/09506000134352/10/P8D2/21/1".to_owned(),
+            "https://id.gs1.org/00/069012340000000016".to_owned(),
+            "https://example.com/01/09506000134352/21/1".to_owned(),
+            "urn:epc:id:sgtin:0614141.107346.2017".to_owned(),
+        ];
+        for _ in 0..2_000 {
+            let body: String = (0..13).map(|_| char::from(b'0' + next(10) as u8)).collect();
+            let check = if next(4) == 0 { next(10) as u8 } else { gs1_check_digit(&body) };
+            let ai = if next(2) == 0 { "21" } else { "10" };
+            let value = values[next(values.len() as u64) as usize];
+            cases.push(format!("https://id.gs1.org/01/{body}{check}/{ai}/{value}"));
+        }
+        let mut shortcut = 0;
+        for c in &cases {
+            assert_eq!(Epc::canonical_to_urn(c), general_to_urn(c), "{c}");
+            shortcut += usize::from(gtin_urn(c).is_some());
+        }
+        assert!(shortcut > 500 && shortcut < cases.len(), "{shortcut} of {} took the shortcut", cases.len());
+    }
 
     fn dl(s: &str) -> String {
         Epc::parse(s).unwrap().as_str().to_string()
