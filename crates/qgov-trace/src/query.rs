@@ -111,6 +111,9 @@ pub struct TraceNode {
     /// The lot of an instance, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lot: Option<Arc<str>>,
+    /// The lot's position in [`Trace::nodes`] when the trace reached it too.
+    #[serde(skip)]
+    pub lot_node: Option<u32>,
     /// A class without a lot (a bare GTIN): shown, not followed (it would reach every lot).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub not_followed: bool,
@@ -796,12 +799,14 @@ impl TraceIndex {
             let id = walk.ids[*n as usize];
             let kind = self.node_kind(id);
             let flags = self.flags[id as usize];
-            let lot = self.lot_in_walk(walk, &walked, *n, kind, &mut buf).map(|l| match walk.local.get(&l) {
-                Some(&ln) => keyed[rank[ln as usize] as usize].1.clone(),
+            let lot_id = self.lot_in_walk(walk, &walked, *n, kind, &mut buf);
+            let lot_node = lot_id.and_then(|l| walk.local.get(&l)).map(|&ln| rank[ln as usize]);
+            let lot = lot_id.map(|l| match lot_node {
+                Some(pos) => keyed[pos as usize].1.clone(),
                 None => other_lots.entry(l).or_insert_with(|| self.ids.resolve_arc(l)).clone(),
             });
             let not_followed = id != walk.root && flags & flag::NO_LOT != 0;
-            nodes.push(TraceNode { id: s.clone(), kind, lot, not_followed, depth: u32::MAX });
+            nodes.push(TraceNode { id: s.clone(), kind, lot, lot_node, not_followed, depth: u32::MAX });
         }
         drop(keyed);
         // Edges by the ranks of their ends, then time: integer sorts only.

@@ -505,6 +505,14 @@ fn lots_of_instances_agree_from_both_sides() {
             assert_eq!(n.lot.as_deref(), in_scope[&*n.id], "scope lot of {}", n.id);
             checked += usize::from(n.lot.is_some());
         }
+        // `lot_node` points at the lot's own node exactly when the trace reached the lot.
+        let mut pointed = 0;
+        for n in &t.nodes {
+            let reached = n.lot.as_deref().and_then(|l| t.nodes.iter().position(|m| &*m.id == l));
+            assert_eq!(n.lot_node.map(|p| p as usize), reached, "lot node of {}", n.id);
+            pointed += usize::from(reached.is_some());
+        }
+        assert!(pointed > 0, "no node of the trace from {root} names a lot it reached");
     }
     assert!(checked > 100, "only {checked} instances with a lot");
 }
