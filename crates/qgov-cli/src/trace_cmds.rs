@@ -9,7 +9,7 @@ use qgov_store::epcis::{Capturer, ErrorBehaviour};
 use qgov_store::{Actor, Store};
 use qgov_trace::generator::{ChainConfig, ChainGenerator};
 use qgov_trace::{AllEvents, Direction};
-use qgov_web::trace::{Registers, TraceState, trace_out};
+use qgov_web::trace::{Registers, TraceState, trace_json, trace_out};
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -62,6 +62,25 @@ fn pct(mut t: Vec<Duration>) -> (f64, f64, f64) {
     t.sort();
     let at = |p: f64| t[((t.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1e3;
     (at(0.5), at(0.99), at(1.0))
+}
+
+/// A regulator's API token for the benchmark's requests (a new account each run, so that a
+/// reused database takes it too).
+async fn bench_token(store: &Store) -> Result<String> {
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+    let user = store
+        .create_user(
+            &Actor::system(),
+            &qgov_store::NewUser {
+                username: format!("bench-trace-{stamp}"),
+                password: "bench-trace-password".into(),
+                role: qgov_domain::Role::Regulator,
+                department_id: Some(1),
+                entity_id: None,
+            },
+        )
+        .await?;
+    Ok(store.create_token(&Actor::system(), user.id, "qgov bench trace").await?.1)
 }
 
 /// Runs the trace benchmark and prints the figures for docs/BENCHMARKS.md.
@@ -140,7 +159,7 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
     let hwm_capture = vm_hwm();
 
     // Rebuild the index from the database exactly as the server does at start-up.
-    let state = TraceState::default();
+    let state = std::sync::Arc::new(TraceState::default());
     let t = Instant::now();
     let n = state.refresh(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let rebuild = t.elapsed();
@@ -155,7 +174,9 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
     let reg = Registers { places: HashMap::new(), products: HashMap::new() };
 
     // Backward from cases and product lots, forward from farm lots and product lots: the
-    // index walk plus the API's shaping (URN ids, depths), i.e. server-side minus JSON.
+    // index walk; plus the API's shaping (URN ids, names, depths: `trace_out`); or plus shaping
+    // and JSON as the API answers (`trace_json`), i.e. server-side minus the request's
+    // database round trips (measured as whole requests further down).
     let backward: Vec<String> =
         spread(&catalog.cases, a.roots).into_iter().chain(spread(&catalog.product_lots, a.roots)).collect();
     let forward: Vec<String> =
@@ -163,26 +184,34 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
     let mut idx_p50 = HashMap::new();
     for (name, dir, roots) in [("backward", Direction::Backward, &backward), ("forward", Direction::Forward, &forward)]
     {
-        let (mut walk, mut total) = (Vec::with_capacity(roots.len()), Vec::with_capacity(roots.len()));
+        let n = roots.len();
+        let (mut walk, mut shaped, mut json) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut nodes, mut edges) = (0usize, 0usize);
         for r in roots {
             let t = Instant::now();
             let tr = ix.trace(r, dir, &AllEvents).map_err(|e| anyhow::anyhow!("{e}"))?;
-            walk.push(t.elapsed());
+            let w = t.elapsed();
+            walk.push(w);
+            let t = Instant::now();
             let out = trace_out(&tr, &reg);
-            total.push(t.elapsed());
+            shaped.push(w + t.elapsed());
+            let t = Instant::now();
+            let bytes = trace_json(&tr, &reg);
+            json.push(w + t.elapsed());
+            anyhow::ensure!(!bytes.is_empty());
             nodes += out.nodes.len();
             edges += out.edges.len();
         }
         let (p50, p99, max) = pct(walk);
-        let (tp50, tp99, tmax) = pct(total);
-        idx_p50.insert(name, tp50);
+        let (sp50, sp99, smax) = pct(shaped);
+        let (jp50, jp99, jmax) = pct(json);
+        idx_p50.insert(name, sp50);
         println!(
-            "trace {name:<8} over {} roots (mean {} nodes, {} edges): index walk p50 {p50:.3} ms, p99 {p99:.3} ms, \
-             max {max:.3} ms; with the API's shaping p50 {tp50:.3} ms, p99 {tp99:.3} ms, max {tmax:.3} ms",
-            roots.len(),
-            nodes / roots.len().max(1),
-            edges / roots.len().max(1)
+            "trace {name:<8} over {n} roots (mean {} nodes, {} edges): index walk p50 {p50:.3} ms, p99 {p99:.3} ms, \
+             max {max:.3} ms; with the API's shaping p50 {sp50:.3} ms, p99 {sp99:.3} ms, max {smax:.3} ms; \
+             with shaping and JSON p50 {jp50:.3} ms, p99 {jp99:.3} ms, max {jmax:.3} ms",
+            nodes / n.max(1),
+            edges / n.max(1)
         );
     }
     let farm = spread(&catalog.farm_lots, a.roots);
@@ -199,8 +228,38 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
         "recall scope of {} farm lots: p50 {p50:.3} ms, p99 {p99:.3} ms, max {max:.3} ms (largest {biggest} items)",
         farm.len()
     );
-    println!("memory: VmHWM {} (after capture: {hwm_capture})", vm_hwm());
     drop(ix);
+
+    // The whole request, server-side: `GET /api/v1/trace` sent to the application's router
+    // in-process (token check, visibility, registers, catch-up query, walk, shaping, JSON),
+    // timed until the last byte of the body is produced; no network, no client.
+    let router = qgov_web::router_with_trace(store.clone(), qgov_web::Config::default(), state.clone());
+    let token = bench_token(&store).await?;
+    for (name, roots) in [("backward", &backward), ("forward", &forward)] {
+        let (mut times, mut bytes) = (Vec::with_capacity(roots.len()), 0usize);
+        for r in roots {
+            let uri = qgov_web::console::links::with_query("/api/v1/trace", &[("direction", name), ("id", r)]);
+            let req = axum::http::Request::get(uri)
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())?;
+            let t = Instant::now();
+            let res = tower::ServiceExt::oneshot(router.clone(), req).await?;
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
+            times.push(t.elapsed());
+            anyhow::ensure!(status.is_success(), "GET /api/v1/trace for {r}: {status}");
+            bytes += body.len();
+        }
+        let (p50, p99, max) = pct(times);
+        println!(
+            "GET /api/v1/trace {name:<8} over {} roots (mean {} KiB of JSON): server-side p50 {p50:.3} ms, \
+             p99 {p99:.3} ms, max {max:.3} ms",
+            roots.len(),
+            bytes / roots.len().max(1) / 1024
+        );
+    }
+    drop(router);
+    println!("memory: VmHWM {} (after capture: {hwm_capture})", vm_hwm());
 
     // The straightforward approach: one recursive SQL query per trace over the same tables.
     for (name, forward, roots) in [

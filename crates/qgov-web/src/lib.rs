@@ -52,7 +52,8 @@ pub fn router(store: Store, config: Config) -> Router {
     router_with_trace(store, config, Arc::default())
 }
 
-fn router_with_trace(store: Store, config: Config, trace: Arc<trace::TraceState>) -> Router {
+/// The application over an existing trace index (a server's, or a benchmark's that built it).
+pub fn router_with_trace(store: Store, config: Config, trace: Arc<trace::TraceState>) -> Router {
     let state = AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::default()), trace };
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
