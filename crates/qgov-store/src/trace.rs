@@ -12,6 +12,21 @@ use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
 
+const PLACE_SELECT: &str = "SELECT l.gln, l.name, l.street, l.grid, l.owner_entity_id, m.name AS owner_name, m.uscc \
+     FROM locations l LEFT JOIN market_entities m ON m.id = l.owner_entity_id";
+
+fn place_of(r: &sqlx::any::AnyRow) -> Result<RegisteredPlace> {
+    Ok(RegisteredPlace {
+        gln: r.try_get(0)?,
+        name: r.try_get(1)?,
+        street: r.try_get(2)?,
+        grid: r.try_get(3)?,
+        owner_entity_id: r.try_get(4)?,
+        owner_name: r.try_get(5)?,
+        owner_uscc: r.try_get(6)?,
+    })
+}
+
 /// A registered location as a trace shows it: its name, where it is, and who owns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegisteredPlace {
@@ -65,27 +80,35 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Every registered location by GLN, with its owner. The district's register is small
-    /// (thousands), so a trace reads it whole instead of once per place.
+    /// Every registered location by GLN, with its owner (exports and pages that list the
+    /// register read it whole; a trace reads only its own places, [`Self::places_among`]).
     pub async fn places_by_gln(&self) -> Result<HashMap<String, RegisteredPlace>> {
-        let rows = sqlx::query(
-            "SELECT l.gln, l.name, l.street, l.grid, l.owner_entity_id, m.name AS owner_name, m.uscc \
-             FROM locations l LEFT JOIN market_entities m ON m.id = l.owner_entity_id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(dyn_sql!("{PLACE_SELECT}")).fetch_all(&self.pool).await?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in rows {
-            let p = RegisteredPlace {
-                gln: r.try_get(0)?,
-                name: r.try_get(1)?,
-                street: r.try_get(2)?,
-                grid: r.try_get(3)?,
-                owner_entity_id: r.try_get(4)?,
-                owner_name: r.try_get(5)?,
-                owner_uscc: r.try_get(6)?,
-            };
+            let p = place_of(&r)?;
             out.insert(p.gln.clone(), p);
+        }
+        Ok(out)
+    }
+
+    /// The registered locations among `glns` (13-digit GLNs), by GLN, with their owners: what a
+    /// trace or a recall scope names, looked up by the unique GLN index (a district's register
+    /// runs to tens of thousands of places; reading it whole per request would cost more than
+    /// the trace).
+    pub async fn places_among(&self, glns: &[String]) -> Result<HashMap<String, RegisteredPlace>> {
+        let mut out = HashMap::with_capacity(glns.len());
+        for chunk in glns.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = dyn_sql!("{PLACE_SELECT} WHERE l.gln IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sql);
+            for g in chunk {
+                q = q.bind(g.as_str());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let p = place_of(&r)?;
+                out.insert(p.gln.clone(), p);
+            }
         }
         Ok(out)
     }
@@ -95,6 +118,35 @@ impl Store {
     pub async fn product_names_by_gtin(&self) -> Result<HashMap<String, String>> {
         let rows = sqlx::query("SELECT gtin, name FROM products").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((format!("{:0>14}", r.try_get::<String, _>(0)?), r.try_get(1)?))).collect()
+    }
+
+    /// The registered product names among `gtins` (14-digit), by 14-digit GTIN, whichever of
+    /// its GTIN-8/12/13/14 forms the register keeps.
+    pub async fn product_names_among(&self, gtins: &[String]) -> Result<HashMap<String, String>> {
+        // Every form a 14-digit GTIN can be registered in: itself, and without the leading
+        // zeros a GTIN-13, -12 or -8 is padded with.
+        let forms: Vec<&str> = gtins
+            .iter()
+            .flat_map(|g| {
+                [0, 1, 2, 6]
+                    .into_iter()
+                    .filter(move |&z| g.len() == 14 && g.as_bytes()[..z].iter().all(|&b| b == b'0'))
+                    .map(move |z| &g[z..])
+            })
+            .collect();
+        let mut out = HashMap::with_capacity(gtins.len());
+        for chunk in forms.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = dyn_sql!("SELECT gtin, name FROM products WHERE gtin IN ({})", marks.join(", "));
+            let mut q = sqlx::query(sql);
+            for g in chunk {
+                q = q.bind(*g);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(format!("{:0>14}", r.try_get::<String, _>(0)?), r.try_get(1)?);
+            }
+        }
+        Ok(out)
     }
 
     /// GLNs of the locations an enterprise owns (its part of the chain).

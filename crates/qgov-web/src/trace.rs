@@ -273,8 +273,25 @@ pub struct Registers {
 }
 
 impl Registers {
+    /// The whole registers (exports; the labels of every page they list).
     pub async fn load(store: &Store) -> Result<Self, ApiError> {
         Ok(Self { places: store.places_by_gln().await?, products: store.product_names_by_gtin().await? })
+    }
+    /// Only what labels `ids` (canonical identifiers): the places and parties of their GLNs and
+    /// the products of their GTINs, looked up by key, so a trace's cost does not grow with the
+    /// size of the district's registers.
+    pub async fn for_ids<'a>(store: &Store, ids: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
+        let (mut glns, mut gtins) = (BTreeSet::new(), BTreeSet::new());
+        for id in ids {
+            if let Some(g) = gln_of(id) {
+                glns.insert(g);
+            }
+            if let Some(g) = id.strip_prefix("https://id.gs1.org/01/").and_then(|r| r.get(..14)) {
+                gtins.insert(g.to_owned());
+            }
+        }
+        let (glns, gtins): (Vec<String>, Vec<String>) = (glns.into_iter().collect(), gtins.into_iter().collect());
+        Ok(Self { places: store.places_among(&glns).await?, products: store.product_names_among(&gtins).await? })
     }
     fn place(&self, canonical: &str) -> Option<&RegisteredPlace> {
         gln_of(canonical).and_then(|g| self.places.get(&g))
@@ -369,6 +386,20 @@ pub struct TraceOut {
 
 fn label<T: Serialize>(v: T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// The identifiers whose register facts label a trace: its nodes (products) and places.
+pub fn trace_labels(t: &Trace) -> impl Iterator<Item = &str> {
+    t.nodes.iter().map(|n| &*n.id).chain(t.locations.iter().map(|l| l.id.as_str()))
+}
+
+/// The identifiers whose register facts label a recall scope: its items (products), their
+/// last places and owners, and the parties.
+pub fn scope_labels(s: &RecallScope) -> impl Iterator<Item = &str> {
+    s.items
+        .iter()
+        .flat_map(|i| [Some(i.id.as_str()), i.last_location.as_deref(), i.owner.as_deref()].into_iter().flatten())
+        .chain(s.parties.iter().map(|p| p.id.as_str()))
 }
 
 /// Runs a trace for a caller.

@@ -9,7 +9,7 @@ use crate::problem::ApiError;
 use crate::tabular::{self, Format};
 use crate::trace::{
     Registers, ScopeOut, TraceOut, Visibility, export_header, export_rows, parse_direction, parse_id, run_scope,
-    run_trace, scope_ids, scope_out, trace_ids, trace_json, urn,
+    run_trace, scope_ids, scope_labels, scope_out, trace_ids, trace_json, trace_labels, urn,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -42,10 +42,11 @@ pub async fn trace(
     let id = parse_id(param(&p, "id"))?;
     let direction = parse_direction(param(&p, "direction"))?;
     let vis = visibility(&s, &caller, None).await?;
-    let reg = Registers::load(&s.store).await?;
-    let ix = s.trace.current(&s.store).await?;
-    let t = run_trace(&ix, &id, direction, &vis)?;
-    drop(ix);
+    let t = {
+        let ix = s.trace.current(&s.store).await?;
+        run_trace(&ix, &id, direction, &vis)?
+    };
+    let reg = Registers::for_ids(&s.store, trace_labels(&t)).await?;
     // A `TraceOut` (the schema above), written directly: see `trace_json`.
     Ok(([(header::CONTENT_TYPE, "application/json")], trace_json(&t, &reg)).into_response())
 }
@@ -63,9 +64,11 @@ pub async fn scope(
 ) -> Result<Json<ScopeOut>, ApiError> {
     let id = parse_id(param(&p, "id"))?;
     let vis = visibility(&s, &caller, Some(&id)).await?;
-    let reg = Registers::load(&s.store).await?;
-    let ix = s.trace.current(&s.store).await?;
-    let sc = run_scope(&ix, &id, &vis)?;
+    let sc = {
+        let ix = s.trace.current(&s.store).await?;
+        run_scope(&ix, &id, &vis)?
+    };
+    let reg = Registers::for_ids(&s.store, scope_labels(&sc)).await?;
     Ok(Json(scope_out(&sc, &reg)))
 }
 

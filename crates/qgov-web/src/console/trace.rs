@@ -13,7 +13,7 @@ use crate::i18n::Tr;
 use crate::problem::ApiError;
 use crate::trace::{
     NodeOut, Registers, ScopeItemOut, ScopeOut, TraceOut, Visibility, parse_direction, parse_id, run_scope, run_trace,
-    scope_out, trace_out,
+    scope_labels, scope_out, trace_labels, trace_out,
 };
 use askama::Template;
 use axum::Router;
@@ -258,9 +258,12 @@ async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
         let canonical = parse_id(Some(&id))?;
         let direction = parse_direction(Some(&dir))?;
         let vis = visibility(&s, &who, None).await?;
-        let reg = Registers::load(&s.store).await?;
-        let ix = s.trace.current(&s.store).await?;
-        Ok(trace_out(&run_trace(&ix, &canonical, direction, &vis)?, &reg))
+        let t = {
+            let ix = s.trace.current(&s.store).await?;
+            run_trace(&ix, &canonical, direction, &vis)?
+        };
+        let reg = Registers::for_ids(&s.store, trace_labels(&t)).await?;
+        Ok(trace_out(&t, &reg))
     }
     .await;
     let status = match outcome {
@@ -428,11 +431,12 @@ async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, for
     let canonical =
         parse_id(Some(&id)).map_err(|_| Failure::new(t, StatusCode::BAD_REQUEST).with_detail(t.get("trace-bad-id")))?;
     let vis = visibility(s, who, Some(&canonical)).await.or_fail(t)?;
-    let reg = Registers::load(&s.store).await.or_fail(t)?;
-    let mut scope = {
+    let found = {
         let ix = s.trace.current(&s.store).await.or_fail(t)?;
-        scope_out(&run_scope(&ix, &canonical, &vis).map_err(|e| refused(t, e))?, &reg)
+        run_scope(&ix, &canonical, &vis).map_err(|e| refused(t, e))?
     };
+    let reg = Registers::for_ids(&s.store, scope_labels(&found)).await.or_fail(t)?;
+    let mut scope = scope_out(&found, &reg);
     let (state, headers) = scope_headers(t, p);
     let areas = areas(&scope.items, &t.get("trace-unknown-area"));
     let mut items = std::mem::take(&mut scope.items);
