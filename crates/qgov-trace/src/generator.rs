@@ -218,6 +218,18 @@ impl ChainGenerator {
         &self.catalog
     }
 
+    /// The GLN (13 digits) of every site of the chain: farms, processors, distributors and
+    /// retailers, each both a location (SGLN) and a party (PGLN) in the events.
+    pub fn site_glns(&self) -> Vec<String> {
+        let sites = self.farms.iter().chain(&self.processors).chain(&self.distributors).chain(&self.retailers);
+        sites.map(|s| s.place.as_str()["https://id.gs1.org/414/".len()..].to_owned()).collect()
+    }
+
+    /// The GTIN (14 digits) of every trade item the chain makes: farm produce and products.
+    pub fn gtins(&self) -> Vec<String> {
+        self.produce.iter().chain(&self.products).cloned().collect()
+    }
+
     /// Members of a tier in the network (`decoy` picks the last tenth).
     fn pick(&mut self, len: usize, decoy: bool) -> usize {
         let split = len - len / 10;
