@@ -701,7 +701,19 @@ async fn key_owner(
         .await?)
 }
 
+/// Raises the registers' version in the writing transaction (see `Store::register_version`).
+async fn raise_register_version(tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<()> {
+    sqlx::query("UPDATE register_version SET version = version + 1 WHERE id = 1").execute(&mut **tx).await?;
+    Ok(())
+}
+
 impl Store {
+    /// The registers' version: raised by every committed write to any register, from any
+    /// process, so a copy of the registers read at version `v` is current while this is `v`.
+    pub async fn register_version(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT version FROM register_version WHERE id = 1").fetch_one(&self.pool).await?.try_get(0)?)
+    }
+
     pub async fn create<R: Register>(&self, actor: &Actor, d: &R::Draft) -> Result<R> {
         let mut w = WriteTx::begin(self).await?;
         let key = R::key(d);
@@ -712,6 +724,7 @@ impl Store {
         let id = R::insert(&mut w.tx, d, &refs).await?;
         let rec: R = fetch_one(&mut *w.tx, id).await?;
         w.audit(actor, &format!("{}.create", R::KIND.slug()), R::KIND.slug(), &id.to_string(), &(), &rec).await?;
+        raise_register_version(&mut w.tx).await?;
         w.commit().await?;
         Ok(rec)
     }
@@ -727,6 +740,7 @@ impl Store {
         R::update(&mut w.tx, id, d, &refs).await?;
         let after: R = fetch_one(&mut *w.tx, id).await?;
         w.audit(actor, &format!("{}.update", R::KIND.slug()), R::KIND.slug(), &id.to_string(), &before, &after).await?;
+        raise_register_version(&mut w.tx).await?;
         w.commit().await?;
         Ok(after)
     }
@@ -863,6 +877,7 @@ impl Store {
             &serde_json::json!({ "inserted": inserted, "keys": keys }),
         )
         .await?;
+        raise_register_version(&mut w.tx).await?;
         w.commit().await?;
         progress(inserted + errors.len());
         Ok(Ok(ImportReport { inserted, skipped: errors }))

@@ -80,8 +80,8 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
-    /// Every registered location by GLN, with its owner (exports and pages that list the
-    /// register read it whole; a trace reads only its own places, [`Self::places_among`]).
+    /// Every registered location by GLN, with its owner (a server keeps this in memory while
+    /// [`Self::register_version`] stays the same).
     pub async fn places_by_gln(&self) -> Result<HashMap<String, RegisteredPlace>> {
         let rows = sqlx::query(dyn_sql!("{PLACE_SELECT}")).fetch_all(&self.pool).await?;
         let mut out = HashMap::with_capacity(rows.len());
@@ -92,61 +92,11 @@ impl Store {
         Ok(out)
     }
 
-    /// The registered locations among `glns` (13-digit GLNs), by GLN, with their owners: what a
-    /// trace or a recall scope names, looked up by the unique GLN index (a district's register
-    /// runs to tens of thousands of places; reading it whole per request would cost more than
-    /// the trace).
-    pub async fn places_among(&self, glns: &[String]) -> Result<HashMap<String, RegisteredPlace>> {
-        let mut out = HashMap::with_capacity(glns.len());
-        for chunk in glns.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = dyn_sql!("{PLACE_SELECT} WHERE l.gln IN ({})", marks.join(", "));
-            let mut q = sqlx::query(sql);
-            for g in chunk {
-                q = q.bind(g.as_str());
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                let p = place_of(&r)?;
-                out.insert(p.gln.clone(), p);
-            }
-        }
-        Ok(out)
-    }
-
     /// Product names by GTIN in its 14-digit form (the register keeps GTIN-8/12/13 as given;
     /// identifiers inside events always carry 14 digits).
     pub async fn product_names_by_gtin(&self) -> Result<HashMap<String, String>> {
         let rows = sqlx::query("SELECT gtin, name FROM products").fetch_all(&self.pool).await?;
         rows.iter().map(|r| Ok((format!("{:0>14}", r.try_get::<String, _>(0)?), r.try_get(1)?))).collect()
-    }
-
-    /// The registered product names among `gtins` (14-digit), by 14-digit GTIN, whichever of
-    /// its GTIN-8/12/13/14 forms the register keeps.
-    pub async fn product_names_among(&self, gtins: &[String]) -> Result<HashMap<String, String>> {
-        // Every form a 14-digit GTIN can be registered in: itself, and without the leading
-        // zeros a GTIN-13, -12 or -8 is padded with.
-        let forms: Vec<&str> = gtins
-            .iter()
-            .flat_map(|g| {
-                [0, 1, 2, 6]
-                    .into_iter()
-                    .filter(move |&z| g.len() == 14 && g.as_bytes()[..z].iter().all(|&b| b == b'0'))
-                    .map(move |z| &g[z..])
-            })
-            .collect();
-        let mut out = HashMap::with_capacity(gtins.len());
-        for chunk in forms.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = dyn_sql!("SELECT gtin, name FROM products WHERE gtin IN ({})", marks.join(", "));
-            let mut q = sqlx::query(sql);
-            for g in chunk {
-                q = q.bind(*g);
-            }
-            for r in q.fetch_all(&self.pool).await? {
-                out.insert(format!("{:0>14}", r.try_get::<String, _>(0)?), r.try_get(1)?);
-            }
-        }
-        Ok(out)
     }
 
     /// GLNs of the locations an enterprise owns (its part of the chain).

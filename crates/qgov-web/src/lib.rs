@@ -45,6 +45,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     /// The trace index, rebuilt from the database at start and caught up per request.
     pub trace: Arc<trace::TraceState>,
+    /// The registers that label traces, reloaded when a register changed.
+    pub registers: Arc<trace::RegistersCache>,
 }
 
 /// The whole application as an axum router.
@@ -54,7 +56,13 @@ pub fn router(store: Store, config: Config) -> Router {
 
 /// The application over an existing trace index (a server's, or a benchmark's that built it).
 pub fn router_with_trace(store: Store, config: Config, trace: Arc<trace::TraceState>) -> Router {
-    let state = AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::default()), trace };
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        throttle: Arc::new(LoginThrottle::default()),
+        trace,
+        registers: Arc::default(),
+    };
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(healthz))

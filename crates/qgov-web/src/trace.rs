@@ -266,6 +266,41 @@ fn query_error(e: qgov_trace::QueryError) -> ApiError {
     }
 }
 
+/// The registers as a server keeps them to label traces, recall scopes and exports: loaded
+/// whole, and loaded again when [`Store::register_version`] moved (any register write, from any
+/// process, raises it in its own transaction), so a request costs one small read, not a read of
+/// a district's tens of thousands of places.
+#[derive(Default)]
+pub struct RegistersCache {
+    current: std::sync::Mutex<Option<(i64, Arc<Registers>)>>,
+    loading: tokio::sync::Mutex<()>,
+}
+
+impl RegistersCache {
+    /// The registers as of now.
+    pub async fn current(&self, store: &Store) -> Result<Arc<Registers>, ApiError> {
+        let version = store.register_version().await?;
+        let cached = |c: &Self| match &*c.current.lock().expect("registers cache lock") {
+            Some((v, r)) if *v == version => Some(Arc::clone(r)),
+            _ => None,
+        };
+        if let Some(r) = cached(self) {
+            return Ok(r);
+        }
+        // One load at a time; whoever waited finds it done. The version is read before the
+        // load, so a write during the load leaves a copy marked older than it is: reloaded
+        // by the next request, never kept too long.
+        let _one = self.loading.lock().await;
+        if let Some(r) = cached(self) {
+            return Ok(r);
+        }
+        let version = store.register_version().await?;
+        let r = Arc::new(Registers::load(store).await?);
+        *self.current.lock().expect("registers cache lock") = Some((version, Arc::clone(&r)));
+        Ok(r)
+    }
+}
+
 /// Register facts a trace is labelled with.
 pub struct Registers {
     pub places: HashMap<String, RegisteredPlace>,
@@ -276,22 +311,6 @@ impl Registers {
     /// The whole registers (exports; the labels of every page they list).
     pub async fn load(store: &Store) -> Result<Self, ApiError> {
         Ok(Self { places: store.places_by_gln().await?, products: store.product_names_by_gtin().await? })
-    }
-    /// Only what labels `ids` (canonical identifiers): the places and parties of their GLNs and
-    /// the products of their GTINs, looked up by key, so a trace's cost does not grow with the
-    /// size of the district's registers.
-    pub async fn for_ids<'a>(store: &Store, ids: impl IntoIterator<Item = &'a str>) -> Result<Self, ApiError> {
-        let (mut glns, mut gtins) = (BTreeSet::new(), BTreeSet::new());
-        for id in ids {
-            if let Some(g) = gln_of(id) {
-                glns.insert(g);
-            }
-            if let Some(g) = id.strip_prefix("https://id.gs1.org/01/").and_then(|r| r.get(..14)) {
-                gtins.insert(g.to_owned());
-            }
-        }
-        let (glns, gtins): (Vec<String>, Vec<String>) = (glns.into_iter().collect(), gtins.into_iter().collect());
-        Ok(Self { places: store.places_among(&glns).await?, products: store.product_names_among(&gtins).await? })
     }
     fn place(&self, canonical: &str) -> Option<&RegisteredPlace> {
         gln_of(canonical).and_then(|g| self.places.get(&g))
@@ -386,20 +405,6 @@ pub struct TraceOut {
 
 fn label<T: Serialize>(v: T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
-/// The identifiers whose register facts label a trace: its nodes (products) and places.
-pub fn trace_labels(t: &Trace) -> impl Iterator<Item = &str> {
-    t.nodes.iter().map(|n| &*n.id).chain(t.locations.iter().map(|l| l.id.as_str()))
-}
-
-/// The identifiers whose register facts label a recall scope: its items (products), their
-/// last places and owners, and the parties.
-pub fn scope_labels(s: &RecallScope) -> impl Iterator<Item = &str> {
-    s.items
-        .iter()
-        .flat_map(|i| [Some(i.id.as_str()), i.last_location.as_deref(), i.owner.as_deref()].into_iter().flatten())
-        .chain(s.parties.iter().map(|p| p.id.as_str()))
 }
 
 /// Runs a trace for a caller.

@@ -241,6 +241,18 @@ async fn traces(engine: Engine) {
     let dist = v["locations"].as_array().unwrap().iter().find(|l| l["id"] == DIST).expect("reached the distributor");
     assert_eq!(dist["name"], "配送仓");
 
+    // The server keeps the registers in memory: a renamed place is named anew by the next trace.
+    let (s, text, list) = app.send("GET", "/api/v1/locations?q=0614141000029", admin, None).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let id =
+        list["items"].as_array().and_then(|a| a.first()).map(|l| l["id"].clone()).expect("the distributor's place");
+    let (s, text, _) =
+        app.send("PATCH", &format!("/api/v1/locations/{id}"), admin, Some(json!({"name": "配送中心"}))).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let (_, _, v) = app.send("GET", &q(LA, "forward"), admin, None).await;
+    let dist = v["locations"].as_array().unwrap().iter().find(|l| l["id"] == DIST).expect("reached the distributor");
+    assert_eq!(dist["name"], "配送中心");
+
     // Backward from the decoy case: its own farm lot only.
     let (_, _, v) = app.send("GET", &q(CASE3, "backward"), admin, None).await;
     let nodes = ids(&v, "nodes");
@@ -259,7 +271,7 @@ async fn traces(engine: Engine) {
     assert!(!items.contains(&CASE3.to_owned()) && !items.contains(&Q9.to_owned()), "{items:?}");
     let case1 = v["items"].as_array().unwrap().iter().find(|i| i["id"] == CASE1).unwrap();
     assert_eq!(case1["lastLocation"], DIST, "{case1}");
-    assert_eq!((case1["lastLocationName"].as_str(), case1["street"].as_str()), (Some("配送仓"), Some("解放路")));
+    assert_eq!((case1["lastLocationName"].as_str(), case1["street"].as_str()), (Some("配送中心"), Some("解放路")));
     assert_eq!(v["containers"], json!([PALLET]));
     let party = v["parties"].as_array().unwrap().iter().find(|p| p["id"] == DIST_PARTY).expect("distributor party");
     assert_eq!((party["name"].as_str(), party["uscc"].as_str()), (Some("配送商"), Some(code("MA05K1T2").as_str())));

@@ -8,8 +8,8 @@ use crate::auth::ApiCaller;
 use crate::problem::ApiError;
 use crate::tabular::{self, Format};
 use crate::trace::{
-    Registers, ScopeOut, TraceOut, Visibility, export_header, export_rows, parse_direction, parse_id, run_scope,
-    run_trace, scope_ids, scope_labels, scope_out, trace_ids, trace_json, trace_labels, urn,
+    ScopeOut, TraceOut, Visibility, export_header, export_rows, parse_direction, parse_id, run_scope, run_trace,
+    scope_ids, scope_out, trace_ids, trace_json, urn,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -46,7 +46,7 @@ pub async fn trace(
         let ix = s.trace.current(&s.store).await?;
         run_trace(&ix, &id, direction, &vis)?
     };
-    let reg = Registers::for_ids(&s.store, trace_labels(&t)).await?;
+    let reg = s.registers.current(&s.store).await?;
     // A `TraceOut` (the schema above), written directly: see `trace_json`.
     Ok(([(header::CONTENT_TYPE, "application/json")], trace_json(&t, &reg)).into_response())
 }
@@ -68,7 +68,7 @@ pub async fn scope(
         let ix = s.trace.current(&s.store).await?;
         run_scope(&ix, &id, &vis)?
     };
-    let reg = Registers::for_ids(&s.store, scope_labels(&sc)).await?;
+    let reg = s.registers.current(&s.store).await?;
     Ok(Json(scope_out(&sc, &reg)))
 }
 
@@ -91,7 +91,7 @@ async fn export_file(
         })?,
     };
     let english = param(p, "lang").is_some_and(|l| l.starts_with("en"));
-    let reg = Registers::load(&s.store).await?;
+    let reg = s.registers.current(&s.store).await?;
     let names: Vec<String> = ids.keys().cloned().collect();
     let stored = s.store.epcis_events_naming(&names).await?;
     let events: Vec<_> = stored.iter().filter_map(|e| e.to_event().ok().map(|(ev, _)| ev)).collect();

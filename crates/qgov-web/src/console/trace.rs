@@ -12,8 +12,8 @@ use crate::AppState;
 use crate::i18n::Tr;
 use crate::problem::ApiError;
 use crate::trace::{
-    NodeOut, Registers, ScopeItemOut, ScopeOut, TraceOut, Visibility, parse_direction, parse_id, run_scope, run_trace,
-    scope_labels, scope_out, trace_labels, trace_out,
+    NodeOut, ScopeItemOut, ScopeOut, TraceOut, Visibility, parse_direction, parse_id, run_scope, run_trace, scope_out,
+    trace_out,
 };
 use askama::Template;
 use axum::Router;
@@ -262,7 +262,7 @@ async fn trace_page(State(s): State<AppState>, who: Signed, Query(p): Query<Hash
             let ix = s.trace.current(&s.store).await?;
             run_trace(&ix, &canonical, direction, &vis)?
         };
-        let reg = Registers::for_ids(&s.store, trace_labels(&t)).await?;
+        let reg = s.registers.current(&s.store).await?;
         Ok(trace_out(&t, &reg))
     }
     .await;
@@ -435,7 +435,7 @@ async fn scope_view(s: &AppState, who: &Signed, p: &HashMap<String, String>, for
         let ix = s.trace.current(&s.store).await.or_fail(t)?;
         run_scope(&ix, &canonical, &vis).map_err(|e| refused(t, e))?
     };
-    let reg = Registers::for_ids(&s.store, scope_labels(&found)).await.or_fail(t)?;
+    let reg = s.registers.current(&s.store).await.or_fail(t)?;
     let mut scope = scope_out(&found, &reg);
     let (state, headers) = scope_headers(t, p);
     let areas = areas(&scope.items, &t.get("trace-unknown-area"));
