@@ -166,6 +166,18 @@ pub enum LocationRole {
     Destination,
 }
 
+impl LocationRole {
+    /// The wire name (`read_point`, `biz_location`, `source`, `destination`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocationRole::ReadPoint => "read_point",
+            LocationRole::BizLocation => "biz_location",
+            LocationRole::Source => "source",
+            LocationRole::Destination => "destination",
+        }
+    }
+}
+
 /// A place or party the traced objects went through.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -1018,7 +1030,22 @@ impl TraceIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{LocationRole, NodeKind, Relation, rfc3339};
+
+    /// The `as_str` names the API writes directly are the names serde gives.
+    #[test]
+    fn wire_names_are_the_serialised_names() {
+        let serde = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+        for r in [LocationRole::ReadPoint, LocationRole::BizLocation, LocationRole::Source, LocationRole::Destination] {
+            assert_eq!(r.as_str(), serde(serde_json::to_value(r).unwrap()));
+        }
+        for r in [Relation::Transformation, Relation::PackedInto, Relation::Contains, Relation::LotMember] {
+            assert_eq!(r.as_str(), serde(serde_json::to_value(r).unwrap()));
+        }
+        for k in [NodeKind::Instance, NodeKind::Class, NodeKind::Container, NodeKind::Transformation] {
+            assert_eq!(k.as_str(), serde(serde_json::to_value(k).unwrap()));
+        }
+    }
 
     #[test]
     fn formats_times_in_utc() {

@@ -301,6 +301,11 @@ impl RegistersCache {
     }
 }
 
+/// The GTIN of a GTIN-keyed identifier (canonical Digital Link).
+fn gtin_key(canonical: &str) -> Option<&str> {
+    canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)
+}
+
 /// Register facts a trace is labelled with.
 pub struct Registers {
     pub places: HashMap<String, RegisteredPlace>,
@@ -330,7 +335,7 @@ impl Registers {
     }
     /// The GTIN of a GTIN-keyed identifier and its registered product name, borrowed.
     pub fn product_ref<'a>(&'a self, canonical: &'a str) -> Option<(&'a str, Option<&'a str>)> {
-        let gtin = canonical.strip_prefix("https://id.gs1.org/01/")?.get(..14)?;
+        let gtin = gtin_key(canonical)?;
         Some((gtin, self.products.get(gtin).map(String::as_str)))
     }
 }
@@ -403,10 +408,6 @@ pub struct TraceOut {
     pub locations: Vec<LocationOut>,
 }
 
-fn label<T: Serialize>(v: T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 /// Runs a trace for a caller.
 pub fn run_trace(ix: &TraceIndex, id: &str, direction: Direction, vis: &Visibility) -> Result<Trace, ApiError> {
     let t = ix.trace(id, direction, vis).map_err(query_error)?;
@@ -447,7 +448,12 @@ fn nodes_out(t: &Trace, reg: &Registers) -> (Vec<Arc<str>>, Vec<NodeOut>) {
 fn locations_out(t: &Trace, reg: &Registers) -> Vec<LocationOut> {
     t.locations
         .iter()
-        .map(|l| LocationOut { id: urn(&l.id), name: reg.name(&l.id), role: label(l.role), kind: l.kind.clone() })
+        .map(|l| LocationOut {
+            id: urn(&l.id),
+            name: reg.name(&l.id),
+            role: l.role.as_str().to_owned(),
+            kind: l.kind.clone(),
+        })
         .collect()
 }
 
@@ -534,8 +540,9 @@ pub fn trace_json(t: &Trace, reg: &Registers) -> Vec<u8> {
     json(&mut out, t.direction.as_str());
     out.extend_from_slice(b",\"nodes\":[");
     let mut other_lots: HashMap<&str, Vec<u8>> = HashMap::new();
-    // Per GTIN: `,"gtin":…` and `,"product":…` when the register names it.
-    let mut products: HashMap<&str, Vec<u8>> = HashMap::new();
+    // Per GTIN: `,"gtin":…` and `,"product":…` when the register names it. Nodes come sorted
+    // by id, so a GTIN's nodes are neighbours: its piece is made once per run of them.
+    let (mut gtin_now, mut product) = ("", Vec::new());
     for (i, n) in t.nodes.iter().enumerate() {
         if i > 0 {
             out.push(b',');
@@ -557,16 +564,16 @@ pub fn trace_json(t: &Trace, reg: &Registers) -> Vec<u8> {
                 })),
             }
         }
-        if let Some((gtin, name)) = reg.product_ref(&n.id) {
-            out.extend_from_slice(products.entry(gtin).or_insert_with(|| {
-                let mut b = b",\"gtin\":".to_vec();
-                json(&mut b, gtin);
-                if let Some(name) = name {
-                    b.extend_from_slice(b",\"product\":");
-                    json(&mut b, name);
+        if let Some(gtin) = gtin_key(&n.id) {
+            if gtin != gtin_now {
+                (gtin_now, product) = (gtin, b",\"gtin\":".to_vec());
+                json(&mut product, gtin);
+                if let Some(name) = reg.products.get(gtin) {
+                    product.extend_from_slice(b",\"product\":");
+                    json(&mut product, name);
                 }
-                b
-            }));
+            }
+            out.extend_from_slice(&product);
         }
         out.extend_from_slice(b",\"depth\":");
         json(&mut out, &n.depth);
