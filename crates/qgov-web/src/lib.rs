@@ -56,13 +56,17 @@ pub fn router(store: Store, config: Config) -> Router {
 
 /// The application over an existing trace index (a server's, or a benchmark's that built it).
 pub fn router_with_trace(store: Store, config: Config, trace: Arc<trace::TraceState>) -> Router {
-    let state = AppState {
-        store,
-        config: Arc::new(config),
-        throttle: Arc::new(LoginThrottle::default()),
-        trace,
-        registers: Arc::default(),
-    };
+    router_with(store, config, trace, Arc::default())
+}
+
+fn router_with(
+    store: Store,
+    config: Config,
+    trace: Arc<trace::TraceState>,
+    registers: Arc<trace::RegistersCache>,
+) -> Router {
+    let state =
+        AppState { store, config: Arc::new(config), throttle: Arc::new(LoginThrottle::default()), trace, registers };
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .route("/healthz", get(healthz))
@@ -114,7 +118,10 @@ impl Application {
         // (the build time is logged); requests catch it up with later captures.
         let trace = Arc::<trace::TraceState>::default();
         trace.refresh(&store).await.map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(Self { listener, router: router_with_trace(store.clone(), config, trace), store })
+        // Likewise the registers that label traces.
+        let registers = Arc::<trace::RegistersCache>::default();
+        registers.current(&store).await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Self { listener, router: router_with(store.clone(), config, trace, registers), store })
     }
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
