@@ -48,7 +48,13 @@ pub async fn trace(
     };
     let reg = s.registers.current(&s.store).await?;
     // A `TraceOut` (the schema above), written directly: see `trace_json`.
-    Ok(([(header::CONTENT_TYPE, "application/json")], trace_json(&t, &reg)).into_response())
+    let body = trace_json(&t, &reg);
+    // A recall-sized answer holds some ten thousand shared strings: free them beside the
+    // response rather than before it (about 1 ms of a farm lot's forward trace at p99).
+    if t.nodes.len() >= 1_000 {
+        tokio::task::spawn_blocking(move || drop(t));
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/trace/scope", tag = "trace",
