@@ -313,15 +313,21 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
     );
     drop(ix);
 
-    // The whole request, server-side: `GET /api/v1/trace` sent to the application's router
-    // in-process (token check, visibility, registers, catch-up query, walk, shaping, JSON),
-    // timed until the last byte of the body is produced; no network, no client.
+    // The whole request, server-side: `GET /api/v1/trace` (and `/trace/scope` of the farm lots)
+    // sent to the application's router in-process (token check, visibility, registers,
+    // catch-up query, walk, shaping, JSON), timed until the last byte of the body is produced;
+    // no network, no client.
     let router = qgov_web::router_with_trace(store.clone(), qgov_web::Config::default(), state.clone());
     let token = bench_token(&store).await?;
-    for (name, roots) in [("backward", &backward), ("forward", &forward)] {
+    let requests = [
+        ("/api/v1/trace", "backward", &backward),
+        ("/api/v1/trace", "forward", &forward),
+        ("/api/v1/trace/scope", "", &farm),
+    ];
+    for (path, name, roots) in requests {
         let (mut times, mut bytes) = (Vec::with_capacity(roots.len()), 0usize);
         for r in roots {
-            let uri = qgov_web::console::links::with_query("/api/v1/trace", &[("direction", name), ("id", r)]);
+            let uri = qgov_web::console::links::with_query(path, &[("direction", name), ("id", r)]);
             let req = axum::http::Request::get(uri)
                 .header("authorization", format!("Bearer {token}"))
                 .body(axum::body::Body::empty())?;
@@ -330,12 +336,12 @@ pub async fn bench_trace(a: BenchTraceArgs) -> Result<ExitCode> {
             let status = res.status();
             let body = axum::body::to_bytes(res.into_body(), usize::MAX).await?;
             times.push(t.elapsed());
-            anyhow::ensure!(status.is_success(), "GET /api/v1/trace for {r}: {status}");
+            anyhow::ensure!(status.is_success(), "GET {path} for {r}: {status}");
             bytes += body.len();
         }
         let (p50, p99, max) = pct(times);
         println!(
-            "GET /api/v1/trace {name:<8} over {} roots (mean {} KiB of JSON): server-side p50 {p50:.3} ms, \
+            "GET {path} {name:<8} over {} roots (mean {} KiB of JSON): server-side p50 {p50:.3} ms, \
              p99 {p99:.3} ms, max {max:.3} ms",
             roots.len(),
             bytes / roots.len().max(1) / 1024

@@ -12,21 +12,6 @@ use serde::Serialize;
 use sqlx::Row;
 use std::collections::HashMap;
 
-const PLACE_SELECT: &str = "SELECT l.gln, l.name, l.street, l.grid, l.owner_entity_id, m.name AS owner_name, m.uscc \
-     FROM locations l LEFT JOIN market_entities m ON m.id = l.owner_entity_id";
-
-fn place_of(r: &sqlx::any::AnyRow) -> Result<RegisteredPlace> {
-    Ok(RegisteredPlace {
-        gln: r.try_get(0)?,
-        name: r.try_get(1)?,
-        street: r.try_get(2)?,
-        grid: r.try_get(3)?,
-        owner_entity_id: r.try_get(4)?,
-        owner_name: r.try_get(5)?,
-        owner_uscc: r.try_get(6)?,
-    })
-}
-
 /// A registered location as a trace shows it: its name, where it is, and who owns it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RegisteredPlace {
@@ -83,10 +68,23 @@ impl Store {
     /// Every registered location by GLN, with its owner (a server keeps this in memory while
     /// [`Self::register_version`] stays the same).
     pub async fn places_by_gln(&self) -> Result<HashMap<String, RegisteredPlace>> {
-        let rows = sqlx::query(dyn_sql!("{PLACE_SELECT}")).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(
+            "SELECT l.gln, l.name, l.street, l.grid, l.owner_entity_id, m.name AS owner_name, m.uscc \
+             FROM locations l LEFT JOIN market_entities m ON m.id = l.owner_entity_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         let mut out = HashMap::with_capacity(rows.len());
         for r in rows {
-            let p = place_of(&r)?;
+            let p = RegisteredPlace {
+                gln: r.try_get(0)?,
+                name: r.try_get(1)?,
+                street: r.try_get(2)?,
+                grid: r.try_get(3)?,
+                owner_entity_id: r.try_get(4)?,
+                owner_name: r.try_get(5)?,
+                owner_uscc: r.try_get(6)?,
+            };
             out.insert(p.gln.clone(), p);
         }
         Ok(out)

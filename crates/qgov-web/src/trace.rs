@@ -313,7 +313,7 @@ pub struct Registers {
 }
 
 impl Registers {
-    /// The whole registers (exports; the labels of every page they list).
+    /// The whole registers, as [`RegistersCache`] keeps them.
     pub async fn load(store: &Store) -> Result<Self, ApiError> {
         Ok(Self { places: store.places_by_gln().await?, products: store.product_names_by_gtin().await? })
     }
