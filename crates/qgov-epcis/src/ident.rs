@@ -146,7 +146,10 @@ impl Epc {
     /// and the trace index hold them), with one Digital Link parse instead of three. A string
     /// that is not a canonical GS1 key comes back unchanged.
     pub fn canonical_to_urn(canonical: &str) -> String {
-        gtin_urn(canonical).unwrap_or_else(|| general_to_urn(canonical))
+        gtin_urn(canonical)
+            .or_else(|| sscc_urn(canonical))
+            .or_else(|| gln_urn(canonical))
+            .unwrap_or_else(|| general_to_urn(canonical))
     }
 }
 
@@ -159,6 +162,59 @@ fn general_to_urn(canonical: &str) -> String {
         return urn;
     }
     canonical.to_owned()
+}
+
+/// The URN of an SSCC (a pallet or case, `…/00/<18 digits>`) without the general parse.
+/// `None` for anything else, which takes the general path.
+fn sscc_urn(s: &str) -> Option<String> {
+    let v = s.strip_prefix("https://id.gs1.org/00/")?;
+    if v.len() != 18 || !all_digits(v) || !check_digit_ok(v) {
+        return None;
+    }
+    let g = usize::from(DEFAULT_GCP_LENGTH);
+    let mut out = String::with_capacity(16 + 18);
+    for part in ["urn:epc:id:sscc:", &v[1..1 + g], ".", &v[..1], &v[1 + g..17]] {
+        out.push_str(part);
+    }
+    Some(out)
+}
+
+/// The URN of a place (`…/414/<GLN>`, with an extension `/254/<ext>` of up to 20 letters and
+/// digits) or a party (`…/417/<GLN>`) without the general parse. `None` for anything else,
+/// which takes the general path.
+fn gln_urn(s: &str) -> Option<String> {
+    let (scheme, rest) = match (s.strip_prefix("https://id.gs1.org/414/"), s.strip_prefix("https://id.gs1.org/417/")) {
+        (Some(rest), _) => ("urn:epc:id:sgln:", rest),
+        (_, Some(rest)) => ("urn:epc:id:pgln:", rest),
+        _ => return None,
+    };
+    let (gln, tail) = (rest.get(..13)?, rest.get(13..)?);
+    if !all_digits(gln) || !check_digit_ok(gln) {
+        return None;
+    }
+    let ext = match (scheme, tail) {
+        ("urn:epc:id:sgln:", "") => Some("0"),
+        ("urn:epc:id:sgln:", _) => {
+            let ext = tail.strip_prefix("/254/")?;
+            let plain = !ext.is_empty() && ext.len() <= 20 && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !plain {
+                return None;
+            }
+            Some(ext)
+        }
+        (_, "") => None,
+        _ => return None,
+    };
+    let g = usize::from(DEFAULT_GCP_LENGTH);
+    let mut out = String::with_capacity(scheme.len() + 15 + ext.map_or(0, str::len));
+    for part in [scheme, &gln[..g], ".", &gln[g..12]] {
+        out.push_str(part);
+    }
+    if let Some(ext) = ext {
+        out.push('.');
+        out.push_str(ext);
+    }
+    Some(out)
 }
 
 /// The URN of the keys a trace is made of, a GTIN with a serial (SGTIN) or with a lot (LGTIN
@@ -856,7 +912,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_gtin_shortcut_to_urns_agrees_with_the_general_path() {
+    fn the_gtin_sscc_and_gln_shortcuts_to_urns_agree_with_the_general_path() {
         let mut seed = 0x2545_f491_u64;
         let mut next = move |n: u64| {
             seed ^= seed << 13;
@@ -879,13 +935,29 @@ mod tests {
             let ai = if next(2) == 0 { "21" } else { "10" };
             let value = values[next(values.len() as u64) as usize];
             cases.push(format!("https://id.gs1.org/01/{body}{check}/{ai}/{value}"));
+            let body: String = (0..17).map(|_| char::from(b'0' + next(10) as u8)).collect();
+            let check = if next(4) == 0 { next(10) as u8 } else { gs1_check_digit(&body) };
+            let tail = ["", "", "", "1", "/21/1"][next(5) as usize];
+            cases.push(format!("https://id.gs1.org/00/{body}{check}{tail}"));
+            let body: String = (0..12).map(|_| char::from(b'0' + next(10) as u8)).collect();
+            let check = if next(4) == 0 { next(10) as u8 } else { gs1_check_digit(&body) };
+            let ai = if next(2) == 0 { "414" } else { "417" };
+            let tail = match next(4) {
+                0 | 1 => String::new(),
+                2 => format!("/254/{}", values[next(values.len() as u64) as usize]),
+                _ => "/21/1".to_owned(),
+            };
+            cases.push(format!("https://id.gs1.org/{ai}/{body}{check}{tail}"));
         }
-        let mut shortcut = 0;
+        let (mut gtins, mut ssccs, mut glns) = (0, 0, 0);
         for c in &cases {
             assert_eq!(Epc::canonical_to_urn(c), general_to_urn(c), "{c}");
-            shortcut += usize::from(gtin_urn(c).is_some());
+            gtins += usize::from(gtin_urn(c).is_some());
+            ssccs += usize::from(sscc_urn(c).is_some());
+            glns += usize::from(gln_urn(c).is_some());
         }
-        assert!(shortcut > 500 && shortcut < cases.len(), "{shortcut} of {} took the shortcut", cases.len());
+        assert!(gtins > 300 && ssccs > 300 && glns > 300, "{gtins} GTIN, {ssccs} SSCC, {glns} GLN shortcuts");
+        assert!(gtins + ssccs + glns < cases.len(), "every case took a shortcut");
     }
 
     fn dl(s: &str) -> String {

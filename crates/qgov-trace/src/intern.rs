@@ -268,9 +268,15 @@ impl EventIds {
             }
             EID_UUID => {
                 s.push_str(UUID_PREFIX);
-                let mut h = String::with_capacity(32);
-                push_hex(rest, &mut h);
-                s.push_str(&format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]));
+                // 8-4-4-4-12 hex digits (RFC 9562 §4).
+                for (k, group) in
+                    [&rest[..4], &rest[4..6], &rest[6..8], &rest[8..10], &rest[10..]].into_iter().enumerate()
+                {
+                    if k > 0 {
+                        s.push('-');
+                    }
+                    push_hex(group, &mut s);
+                }
             }
             _ => s.push_str(std::str::from_utf8(rest).expect("event ids are UTF-8")),
         }
