@@ -821,13 +821,26 @@ impl TraceIndex {
             nodes.push(TraceNode { id: s.clone(), kind, lot, lot_node, not_followed, depth: u32::MAX });
         }
         drop(keyed);
-        // Edges by the ranks of their ends, then time: integer sorts only.
-        let mut raw: Vec<(u32, u32, i64, u32, Relation)> = walk
-            .edges
-            .iter()
-            .map(|&(f, t, e, r)| (rank[f as usize], rank[t as usize], self.time[e as usize], e, r))
-            .collect();
-        raw.sort_unstable();
+        // Edges by the ranks of their ends, then time: placed by upstream rank (one counting
+        // pass), then each node's few outgoing edges sorted.
+        let mut start = vec![0usize; nodes.len() + 1];
+        for &(f, ..) in &walk.edges {
+            start[rank[f as usize] as usize + 1] += 1;
+        }
+        for i in 0..nodes.len() {
+            start[i + 1] += start[i];
+        }
+        let mut raw: Vec<(u32, u32, i64, u32, Relation)> =
+            vec![(0, 0, 0, 0, Relation::Transformation); walk.edges.len()];
+        let mut fill = start.clone();
+        for &(f, t, e, r) in &walk.edges {
+            let from = rank[f as usize];
+            raw[fill[from as usize]] = (from, rank[t as usize], self.time[e as usize], e, r);
+            fill[from as usize] += 1;
+        }
+        for w in start.windows(2) {
+            raw[w[0]..w[1]].sort_unstable();
+        }
         raw.dedup();
         self.set_depths(&mut nodes, rank[0], &raw);
         // Each event and bizStep is rendered once, however many edges it makes.
