@@ -54,7 +54,7 @@ mod query;
 pub use index::{EventRef, TraceIndex};
 pub use query::{
     AllEvents, Direction, EventFilter, EventView, LocationRole, NodeKind, RecallScope, Relation, ScopeItem, ScopeParty,
-    Trace, TraceEdge, TraceEvent, TraceLocation, TraceNode,
+    SharedStr, Trace, TraceEdge, TraceEvent, TraceLocation, TraceNode,
 };
 
 /// Why an event could not be indexed.

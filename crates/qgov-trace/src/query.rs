@@ -100,17 +100,110 @@ impl Relation {
     }
 }
 
+/// An immutable string that is a range of a text many share: the node ids of one trace are
+/// written into one allocation, so a trace of ten thousand nodes makes (and frees) one string,
+/// not ten thousand. Reads as a `str`.
+#[derive(Clone)]
+pub struct SharedStr {
+    text: Arc<str>,
+    start: u32,
+    end: u32,
+}
+
+impl SharedStr {
+    /// The whole of `text`.
+    fn whole(text: Arc<str>) -> Self {
+        let end = u32::try_from(text.len()).expect("a shared string under 4 GiB");
+        SharedStr { text, start: 0, end }
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text[self.start as usize..self.end as usize]
+    }
+}
+
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        self
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::hash::Hash for SharedStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (**self).hash(state)
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr::whole(s.into())
+    }
+}
+
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr::whole(s.into())
+    }
+}
+
+impl Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
+
 /// A node of a trace.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TraceNode {
     /// Canonical identifier (shared with the edges that name it).
-    pub id: Arc<str>,
+    pub id: SharedStr,
     /// What it is.
     pub kind: NodeKind,
     /// The lot of an instance, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub lot: Option<Arc<str>>,
+    pub lot: Option<SharedStr>,
     /// The lot's position in [`Trace::nodes`] when the trace reached it too.
     #[serde(skip)]
     pub lot_node: Option<u32>,
@@ -792,35 +885,52 @@ impl TraceIndex {
     }
 
     fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
-        // Each node's id is resolved once, then sorted. (Sorting on integer keys made of the
-        // bytes after the ids' common prefix was tried: no faster than comparing the strings.)
-        let mut keyed: Vec<(u32, Arc<str>)> =
-            walk.ids.iter().enumerate().map(|(n, &id)| (n as u32, self.ids.resolve_arc(id))).collect();
-        keyed.sort_unstable_by(|a, b| a.1.cmp(&b.1));
+        // Each node's id is written once into one text, then the nodes are sorted by it.
+        // (Sorting on integer keys made of the bytes after the ids' common prefix was tried:
+        // no faster than comparing the strings.)
+        let mut text = String::with_capacity(walk.ids.len() * 64);
+        let mut spans: Vec<(u32, u32)> = Vec::with_capacity(walk.ids.len());
+        for &id in &walk.ids {
+            let start = text.len();
+            self.ids.push_to(id, &mut text);
+            spans.push((start as u32, text.len() as u32));
+        }
+        let text: Arc<str> = text.into();
+        let mut order: Vec<u32> = (0..walk.ids.len() as u32).collect();
+        let span_str = |n: u32| {
+            let (a, b) = spans[n as usize];
+            &text[a as usize..b as usize]
+        };
+        order.sort_unstable_by(|&a, &b| span_str(a).cmp(span_str(b)));
+        let shared = |n: u32| {
+            let (start, end) = spans[n as usize];
+            SharedStr { text: text.clone(), start, end }
+        };
         // Local number → position in the sorted nodes.
-        let mut rank = vec![0u32; keyed.len()];
-        for (i, k) in keyed.iter().enumerate() {
-            rank[k.0 as usize] = i as u32;
+        let mut rank = vec![0u32; order.len()];
+        for (i, &n) in order.iter().enumerate() {
+            rank[n as usize] = i as u32;
         }
         // A lot that is a node shares its id.
         let walked = walk.walked_lots();
-        let mut other_lots: HashMap<u32, Arc<str>> = HashMap::default();
+        let mut other_lots: HashMap<u32, SharedStr> = HashMap::default();
         let mut buf = Vec::new();
-        let mut nodes: Vec<TraceNode> = Vec::with_capacity(keyed.len());
-        for (n, s) in &keyed {
-            let id = walk.ids[*n as usize];
+        let mut nodes: Vec<TraceNode> = Vec::with_capacity(order.len());
+        for &n in &order {
+            let id = walk.ids[n as usize];
             let kind = self.node_kind(id);
             let flags = self.flags[id as usize];
-            let lot_id = self.lot_in_walk(walk, &walked, *n, kind, &mut buf);
-            let lot_node = lot_id.and_then(|l| walk.local.get(&l)).map(|&ln| rank[ln as usize]);
-            let lot = lot_id.map(|l| match lot_node {
-                Some(pos) => keyed[pos as usize].1.clone(),
-                None => other_lots.entry(l).or_insert_with(|| self.ids.resolve_arc(l)).clone(),
+            let lot_id = self.lot_in_walk(walk, &walked, n, kind, &mut buf);
+            let lot_local = lot_id.and_then(|l| walk.local.get(&l)).copied();
+            let lot_node = lot_local.map(|ln| rank[ln as usize]);
+            let lot = lot_id.map(|l| match lot_local {
+                Some(ln) => shared(ln),
+                None => other_lots.entry(l).or_insert_with(|| self.ids.resolve(l).into()).clone(),
             });
             let not_followed = id != walk.root && flags & flag::NO_LOT != 0;
-            nodes.push(TraceNode { id: s.clone(), kind, lot, lot_node, not_followed, depth: u32::MAX });
+            nodes.push(TraceNode { id: shared(n), kind, lot, lot_node, not_followed, depth: u32::MAX });
         }
-        drop(keyed);
+        drop(order);
         // Edges by the ranks of their ends, then time: placed by upstream rank (one counting
         // pass), then each node's few outgoing edges sorted.
         let mut start = vec![0usize; nodes.len() + 1];
@@ -1043,9 +1153,25 @@ impl TraceIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::{LocationRole, NodeKind, Relation, rfc3339};
+    use super::{Arc, LocationRole, NodeKind, Relation, SharedStr, rfc3339};
+    use std::collections::HashSet;
 
     /// The `as_str` names the API writes directly are the names serde gives.
+    #[test]
+    fn shared_strings_read_compare_hash_and_serialise_as_their_range() {
+        let text: Arc<str> = "urn:a:1urn:b:22".into();
+        let a = SharedStr { text: text.clone(), start: 0, end: 7 };
+        let b = SharedStr { text, start: 7, end: 15 };
+        assert_eq!((&*a, &*b), ("urn:a:1", "urn:b:22"));
+        assert_eq!(a, SharedStr::from("urn:a:1"));
+        assert!(a < b && b != a);
+        let set: HashSet<SharedStr> = [a.clone(), b.clone(), SharedStr::from("urn:a:1".to_owned())].into();
+        assert_eq!(set.len(), 2);
+        assert!(set.contains("urn:b:22"));
+        assert_eq!(serde_json::to_string(&b).unwrap(), "\"urn:b:22\"");
+        assert_eq!(format!("{a}|{b:?}"), "urn:a:1|\"urn:b:22\"");
+    }
+
     #[test]
     fn wire_names_are_the_serialised_names() {
         let serde = |v: serde_json::Value| v.as_str().unwrap().to_owned();
