@@ -482,8 +482,8 @@ struct Visit {
     carriers: Vec<(i64, i64)>,
 }
 
-/// A state waiting to be expanded: (priority, sequence, object, window start, window end, carrier).
-type Pending = (i64, u64, u32, i64, i64, bool);
+/// A state waiting to be expanded: (object, window start, window end, carrier).
+type Pending = (u32, i64, i64, bool);
 
 struct Walk<'a> {
     ix: &'a TraceIndex,
@@ -491,8 +491,10 @@ struct Walk<'a> {
     all_visible: bool,
     dir: Direction,
     root: u32,
-    heap: BinaryHeap<Reverse<Pending>>,
-    seq: u64,
+    /// (priority, position in `pending`): small entries, and equal priorities leave in the
+    /// order they came.
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+    pending: Vec<Pending>,
     /// Each reached object's position in `ids` and `visits` (its local number).
     local: HashMap<u32, u32>,
     /// Reached objects by local number (the root is 0).
@@ -518,7 +520,7 @@ impl<'a> Walk<'a> {
             dir,
             root,
             heap: BinaryHeap::new(),
-            seq: 0,
+            pending: Vec::new(),
             local: HashMap::default(),
             ids: Vec::new(),
             visits: Vec::new(),
@@ -588,8 +590,9 @@ impl<'a> Walk<'a> {
             v.self_bound = Some(if dir == Direction::Forward { a } else { b });
         }
         let key = if dir == Direction::Forward { a } else { b.saturating_neg() };
-        self.seq += 1;
-        self.heap.push(Reverse((key, self.seq, n, a, b, carrier)));
+        let at = u32::try_from(self.pending.len()).expect("fewer than 2^32 states in one walk");
+        self.pending.push((n, a, b, carrier));
+        self.heap.push(Reverse((key, at)));
     }
 
     fn add_places(&mut self, e: u32) {
@@ -615,7 +618,8 @@ impl<'a> Walk<'a> {
     fn run(&mut self) {
         let root = self.node(self.root);
         self.push(root, NEG_INF, INF, false);
-        while let Some(Reverse((_, _, me, a, b, carrier))) = self.heap.pop() {
+        while let Some(Reverse((_, at))) = self.heap.pop() {
+            let (me, a, b, carrier) = self.pending[at as usize];
             let v = &self.visits[me as usize];
             let current = if carrier {
                 // Still needed unless mode self has since covered the window.
