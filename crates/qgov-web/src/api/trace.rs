@@ -67,7 +67,7 @@ pub async fn scope(
     State(s): State<AppState>,
     caller: ApiCaller,
     Query(p): Query<HashMap<String, String>>,
-) -> Result<Json<ScopeOut>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = parse_id(param(&p, "id"))?;
     let vis = visibility(&s, &caller, Some(&id)).await?;
     let sc = {
@@ -75,7 +75,14 @@ pub async fn scope(
         run_scope(&ix, &id, &vis)?
     };
     let reg = s.registers.current(&s.store).await?;
-    Ok(Json(scope_out(&sc, &reg)))
+    let out = scope_out(&sc, &reg);
+    let body = serde_json::to_vec(&out).expect("serialising to memory cannot fail");
+    // A recall of ten thousand items is some hundred thousand small strings, twice over: free
+    // them beside the response rather than before it (p50 5.7 ms of a farm lot's scope).
+    if sc.items.len() >= 1_000 {
+        tokio::task::spawn_blocking(move || drop((sc, out)));
+    }
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// A trace or scope's records as an FSMA 204-style spreadsheet.
