@@ -523,14 +523,10 @@ pub fn trace_json(t: &Trace, reg: &Registers) -> Vec<u8> {
         tails.end();
     }
     // `,"relation":"…",` of each relation (lowercase ASCII words: nothing to escape).
-    let relation = |r: Relation| -> &'static [u8] {
-        match r {
-            Relation::Transformation => b",\"relation\":\"transformation\",",
-            Relation::PackedInto => b",\"relation\":\"packed_into\",",
-            Relation::Contains => b",\"relation\":\"contains\",",
-            Relation::LotMember => b",\"relation\":\"lot_member\",",
-        }
-    };
+    let relations = [Relation::Transformation, Relation::PackedInto, Relation::Contains, Relation::LotMember]
+        .map(|r| (r, format!(",\"relation\":\"{}\",", r.as_str()).into_bytes()));
+    let relation =
+        |r: Relation| -> &[u8] { relations.iter().find(|(k, _)| *k == r).map_or(&[], |(_, piece)| piece.as_slice()) };
     let edge_bytes: usize =
         t.edges.iter().map(|e| 1 + froms.get(e.from).len() + tos.get(e.to).len() + 30 + tails.get(e.event).len()).sum();
     let mut out = Vec::with_capacity(edge_bytes + ids.buf.len() * 2 + t.nodes.len() * 64 + t.locations.len() * 160);
@@ -968,15 +964,17 @@ mod tests {
         }
         assert!(!reg.products.is_empty() && !reg.places.is_empty());
         assert!(seen.len() > reg.products.len() + reg.places.len(), "some GTINs and places stay unregistered");
-        let (mut edges, mut other_lots) = (0, 0);
+        let (mut edges, mut other_lots, mut relations) = (0, 0, HashSet::new());
         for (r, dir) in &roots {
             let t = ix.trace(r, *dir, &qgov_trace::AllEvents).unwrap();
             edges += t.edges.len();
+            relations.extend(t.edges.iter().map(|e| e.relation));
             other_lots += t.nodes.iter().filter(|n| n.lot.is_some() && n.lot_node.is_none()).count();
             let serde = String::from_utf8(serde_json::to_vec(&trace_out(&t, &reg)).unwrap()).unwrap();
             assert_eq!(String::from_utf8(trace_json(&t, &reg)).unwrap(), serde, "trace of {r}");
         }
         assert!(edges > 1_000, "the traces have edges to write ({edges})");
+        assert_eq!(relations.len(), 4, "every relation is written: {relations:?}");
         assert!(other_lots > 0, "some node's lot is outside its trace");
     }
 }
