@@ -69,17 +69,9 @@ impl Interner {
     /// The string of an id.
     pub(crate) fn resolve(&self, id: u32) -> String {
         let i = id as usize;
-        let (start, end) = (self.starts[i] as usize, self.starts[i + 1] as usize);
-        // Tags are ASCII, so `start + 1` is a character boundary: slicing checks, no scan.
-        let rest = &self.arena[start + 1..end];
-        if self.arena.as_bytes()[start] == TAG_GS1 {
-            let mut s = String::with_capacity(GS1_HOST.len() + rest.len());
-            s.push_str(GS1_HOST);
-            s.push_str(rest);
-            s
-        } else {
-            rest.to_string()
-        }
+        let mut s = String::with_capacity(GS1_HOST.len() + (self.starts[i + 1] - self.starts[i]) as usize);
+        self.push_to(id, &mut s);
+        s
     }
 
     /// Appends the string of an id to `out`.
@@ -307,6 +299,9 @@ mod tests {
         }
         assert_eq!(i.len(), 5000);
         assert_eq!(i.get("urn:x:missing"), None);
+        let long = format!("https://id.gs1.org/01/09521234543213/21/{}", "x".repeat(200));
+        let id = i.intern(&long).unwrap();
+        assert_eq!(i.resolve(id), long);
     }
 
     #[test]
