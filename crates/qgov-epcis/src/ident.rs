@@ -146,10 +146,17 @@ impl Epc {
     /// and the trace index hold them), with one Digital Link parse instead of three. A string
     /// that is not a canonical GS1 key comes back unchanged.
     pub fn canonical_to_urn(canonical: &str) -> String {
-        gtin_urn(canonical)
-            .or_else(|| sscc_urn(canonical))
-            .or_else(|| gln_urn(canonical))
-            .unwrap_or_else(|| general_to_urn(canonical))
+        let mut out = String::new();
+        Self::push_canonical_urn(canonical, &mut out);
+        out
+    }
+
+    /// [`Epc::canonical_to_urn`] appended to `out`: a trace writes thousands of these, and the
+    /// keys it is made of (GTIN with serial or lot, SSCC, GLN) take no allocation of their own.
+    pub fn push_canonical_urn(canonical: &str, out: &mut String) {
+        if !(gtin_urn(canonical, out) || sscc_urn(canonical, out) || gln_urn(canonical, out)) {
+            out.push_str(&general_to_urn(canonical));
+        }
     }
 }
 
@@ -164,49 +171,52 @@ fn general_to_urn(canonical: &str) -> String {
     canonical.to_owned()
 }
 
-/// The URN of an SSCC (a pallet or case, `…/00/<18 digits>`) without the general parse.
-/// `None` for anything else, which takes the general path.
-fn sscc_urn(s: &str) -> Option<String> {
-    let v = s.strip_prefix("https://id.gs1.org/00/")?;
+/// Appends the URN of an SSCC (a pallet or case, `…/00/<18 digits>`) without the general
+/// parse. `false`, with nothing written, for anything else, which takes the general path.
+fn sscc_urn(s: &str, out: &mut String) -> bool {
+    let Some(v) = s.strip_prefix("https://id.gs1.org/00/") else { return false };
     if v.len() != 18 || !all_digits(v) || !check_digit_ok(v) {
-        return None;
+        return false;
     }
     let g = usize::from(DEFAULT_GCP_LENGTH);
-    let mut out = String::with_capacity(16 + 18);
     for part in ["urn:epc:id:sscc:", &v[1..1 + g], ".", &v[..1], &v[1 + g..17]] {
         out.push_str(part);
     }
-    Some(out)
+    true
 }
 
-/// The URN of a place (`…/414/<GLN>`, with an extension `/254/<ext>` of up to 20 letters and
-/// digits) or a party (`…/417/<GLN>`) without the general parse. `None` for anything else,
-/// which takes the general path.
-fn gln_urn(s: &str) -> Option<String> {
-    let (scheme, rest) = match (s.strip_prefix("https://id.gs1.org/414/"), s.strip_prefix("https://id.gs1.org/417/")) {
-        (Some(rest), _) => ("urn:epc:id:sgln:", rest),
-        (_, Some(rest)) => ("urn:epc:id:pgln:", rest),
-        _ => return None,
-    };
-    let (gln, tail) = (rest.get(..13)?, rest.get(13..)?);
-    if !all_digits(gln) || !check_digit_ok(gln) {
-        return None;
-    }
-    let ext = match (scheme, tail) {
-        ("urn:epc:id:sgln:", "") => Some("0"),
-        ("urn:epc:id:sgln:", _) => {
-            let ext = tail.strip_prefix("/254/")?;
-            let plain = !ext.is_empty() && ext.len() <= 20 && ext.bytes().all(|b| b.is_ascii_alphanumeric());
-            if !plain {
-                return None;
-            }
-            Some(ext)
+/// Appends the URN of a place (`…/414/<GLN>`, with an extension `/254/<ext>` of up to 20
+/// letters and digits) or a party (`…/417/<GLN>`) without the general parse. `false`, with
+/// nothing written, for anything else, which takes the general path.
+fn gln_urn(s: &str, out: &mut String) -> bool {
+    let parts = || {
+        let (scheme, rest) =
+            match (s.strip_prefix("https://id.gs1.org/414/"), s.strip_prefix("https://id.gs1.org/417/")) {
+                (Some(rest), _) => ("urn:epc:id:sgln:", rest),
+                (_, Some(rest)) => ("urn:epc:id:pgln:", rest),
+                _ => return None,
+            };
+        let (gln, tail) = (rest.get(..13)?, rest.get(13..)?);
+        if !all_digits(gln) || !check_digit_ok(gln) {
+            return None;
         }
-        (_, "") => None,
-        _ => return None,
+        let ext = match (scheme, tail) {
+            ("urn:epc:id:sgln:", "") => Some("0"),
+            ("urn:epc:id:sgln:", _) => {
+                let ext = tail.strip_prefix("/254/")?;
+                let plain = !ext.is_empty() && ext.len() <= 20 && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+                if !plain {
+                    return None;
+                }
+                Some(ext)
+            }
+            (_, "") => None,
+            _ => return None,
+        };
+        Some((scheme, gln, ext))
     };
+    let Some((scheme, gln, ext)) = parts() else { return false };
     let g = usize::from(DEFAULT_GCP_LENGTH);
-    let mut out = String::with_capacity(scheme.len() + 15 + ext.map_or(0, str::len));
     for part in [scheme, &gln[..g], ".", &gln[g..12]] {
         out.push_str(part);
     }
@@ -214,33 +224,32 @@ fn gln_urn(s: &str) -> Option<String> {
         out.push('.');
         out.push_str(ext);
     }
-    Some(out)
+    true
 }
 
 /// The URN of the keys a trace is made of, a GTIN with a serial (SGTIN) or with a lot (LGTIN
 /// class) of up to 20 letters and digits, without the general parse: such a value reads the
 /// same in a Digital Link and in a URN. `None` for anything else, which takes the general
-/// path (the tests compare both on valid and invalid input).
-fn gtin_urn(s: &str) -> Option<String> {
-    let rest = s.strip_prefix("https://id.gs1.org/01/")?;
-    let (gtin, rest) = (rest.get(..14)?, rest.get(14..)?);
-    let (scheme, value) = match (rest.strip_prefix("/21/"), rest.strip_prefix("/10/")) {
-        (Some(serial), _) => ("urn:epc:id:sgtin:", serial),
-        (_, Some(lot)) => ("urn:epc:class:lgtin:", lot),
-        _ => return None,
+/// path (the tests compare both on valid and invalid input). Appends it to `out`; `false`,
+/// with nothing written, for anything else.
+fn gtin_urn(s: &str, out: &mut String) -> bool {
+    let parts = || {
+        let rest = s.strip_prefix("https://id.gs1.org/01/")?;
+        let (gtin, rest) = (rest.get(..14)?, rest.get(14..)?);
+        let (scheme, value) = match (rest.strip_prefix("/21/"), rest.strip_prefix("/10/")) {
+            (Some(serial), _) => ("urn:epc:id:sgtin:", serial),
+            (_, Some(lot)) => ("urn:epc:class:lgtin:", lot),
+            _ => return None,
+        };
+        let plain = !value.is_empty() && value.len() <= 20 && value.bytes().all(|b| b.is_ascii_alphanumeric());
+        (all_digits(gtin) && check_digit_ok(gtin) && plain).then_some((scheme, gtin, value))
     };
-    if !all_digits(gtin) || !check_digit_ok(gtin) || value.is_empty() || value.len() > 20 {
-        return None;
-    }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
+    let Some((scheme, gtin, value)) = parts() else { return false };
     let g = usize::from(DEFAULT_GCP_LENGTH);
-    let mut out = String::with_capacity(scheme.len() + 16 + value.len());
     for part in [scheme, &gtin[1..1 + g], ".", &gtin[..1], &gtin[1 + g..13], ".", value] {
         out.push_str(part);
     }
-    Some(out)
+    true
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -952,9 +961,21 @@ mod tests {
         let (mut gtins, mut ssccs, mut glns) = (0, 0, 0);
         for c in &cases {
             assert_eq!(Epc::canonical_to_urn(c), general_to_urn(c), "{c}");
-            gtins += usize::from(gtin_urn(c).is_some());
-            ssccs += usize::from(sscc_urn(c).is_some());
-            glns += usize::from(gln_urn(c).is_some());
+            let mut pushed = String::from("x");
+            Epc::push_canonical_urn(c, &mut pushed);
+            assert_eq!(pushed[1..], general_to_urn(c), "{c}");
+            type Shortcut = fn(&str, &mut String) -> bool;
+            let shortcuts: [(Shortcut, &mut usize); 3] =
+                [(gtin_urn, &mut gtins), (sscc_urn, &mut ssccs), (gln_urn, &mut glns)];
+            for (shortcut, taken) in shortcuts {
+                let mut out = String::new();
+                if shortcut(c, &mut out) {
+                    assert_eq!(out, general_to_urn(c), "{c}");
+                    *taken += 1;
+                } else {
+                    assert_eq!(out, "", "a shortcut that declines writes nothing: {c}");
+                }
+            }
         }
         assert!(gtins > 300 && ssccs > 300 && glns > 300, "{gtins} GTIN, {ssccs} SSCC, {glns} GLN shortcuts");
         assert!(gtins + ssccs + glns < cases.len(), "every case took a shortcut");

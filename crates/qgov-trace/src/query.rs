@@ -105,14 +105,16 @@ impl Relation {
 /// not ten thousand. Reads as a `str`.
 #[derive(Clone)]
 pub struct SharedStr {
-    text: Arc<str>,
+    /// `Arc<String>`, not `Arc<str>`: the text is written as a `String` and shared as it is,
+    /// without the copy into a new allocation that `Arc<str>` would take.
+    text: Arc<String>,
     start: u32,
     end: u32,
 }
 
 impl SharedStr {
     /// The whole of `text`.
-    fn whole(text: Arc<str>) -> Self {
+    fn whole(text: Arc<String>) -> Self {
         let end = u32::try_from(text.len()).expect("a shared string under 4 GiB");
         SharedStr { text, start: 0, end }
     }
@@ -177,13 +179,13 @@ impl std::fmt::Display for SharedStr {
 
 impl From<&str> for SharedStr {
     fn from(s: &str) -> Self {
-        SharedStr::whole(s.into())
+        SharedStr::whole(Arc::new(s.to_owned()))
     }
 }
 
 impl From<String> for SharedStr {
     fn from(s: String) -> Self {
-        SharedStr::whole(s.into())
+        SharedStr::whole(Arc::new(s))
     }
 }
 
@@ -473,6 +475,53 @@ pub(crate) fn rfc3339(nanos: i64) -> String {
     put(17, 2, sod % 60);
     put(20, 3, millis);
     String::from_utf8(out.to_vec()).expect("ASCII digits and separators")
+}
+
+/// Sorts `order` as `key(n)` compares (bytes, like `str::cmp`), sixteen bytes at a time as
+/// integers. A trace's ids share long prefixes (`https://id.gs1.org/01/<GTIN>/21/…`): a string
+/// comparison spends most of its time on them, a call per comparison; here the prefix common
+/// to all is skipped once, and a run of ids equal over one window is sorted on the next.
+fn sort_by_bytes<'s>(order: &mut [u32], key: impl Fn(u32) -> &'s [u8] + Copy) {
+    let Some(&first) = order.first() else { return };
+    let first = key(first);
+    let common = order
+        .iter()
+        .fold(first.len(), |common, &n| first[..common].iter().zip(key(n)).take_while(|(a, b)| a == b).count());
+    let mut keyed: Vec<(u128, u32)> = order.iter().map(|&n| (0, n)).collect();
+    sort_window(&mut keyed, common, key);
+    for (o, (_, n)) in order.iter_mut().zip(keyed) {
+        *o = n;
+    }
+}
+
+/// Sorts items whose strings agree on their first `at` bytes by the bytes from `at` on.
+fn sort_window<'s>(items: &mut [(u128, u32)], at: usize, key: impl Fn(u32) -> &'s [u8] + Copy) {
+    for it in items.iter_mut() {
+        // Bytes at..at+16, zero after the end: a string that ends sorts before its extensions.
+        let mut w = [0u8; 16];
+        if let Some(rest) = key(it.1).get(at..) {
+            let n = rest.len().min(16);
+            w[..n].copy_from_slice(&rest[..n]);
+        }
+        it.0 = u128::from_be_bytes(w);
+    }
+    items.sort_unstable_by_key(|it| it.0);
+    let mut i = 0;
+    while i < items.len() {
+        let w = items[i].0;
+        let j = i + items[i..].iter().take_while(|it| it.0 == w).count();
+        let run = &mut items[i..j];
+        if run.len() > 1 {
+            if run.iter().all(|it| key(it.1).len() > at + 16) {
+                // Equal real bytes up to at + 16: the next window decides.
+                sort_window(run, at + 16, key);
+            } else {
+                // A string ended inside the window (its zeros could tie with NUL bytes).
+                run.sort_unstable_by(|a, b| key(a.1).cmp(key(b.1)));
+            }
+        }
+        i = j;
+    }
 }
 
 #[derive(Default)]
@@ -890,8 +939,6 @@ impl TraceIndex {
 
     fn render_trace(&self, root: String, direction: Direction, walk: &Walk<'_>) -> Trace {
         // Each node's id is written once into one text, then the nodes are sorted by it.
-        // (Sorting on integer keys made of the bytes after the ids' common prefix was tried:
-        // no faster than comparing the strings.)
         let mut text = String::with_capacity(walk.ids.len() * 64);
         let mut spans: Vec<(u32, u32)> = Vec::with_capacity(walk.ids.len());
         for &id in &walk.ids {
@@ -899,13 +946,12 @@ impl TraceIndex {
             self.ids.push_to(id, &mut text);
             spans.push((start as u32, text.len() as u32));
         }
-        let text: Arc<str> = text.into();
+        let text = Arc::new(text);
         let mut order: Vec<u32> = (0..walk.ids.len() as u32).collect();
-        let span_str = |n: u32| {
+        sort_by_bytes(&mut order, |n| {
             let (a, b) = spans[n as usize];
-            &text[a as usize..b as usize]
-        };
-        order.sort_unstable_by(|&a, &b| span_str(a).cmp(span_str(b)));
+            &text.as_bytes()[a as usize..b as usize]
+        });
         let shared = |n: u32| {
             let (start, end) = spans[n as usize];
             SharedStr { text: text.clone(), start, end }
@@ -1157,13 +1203,13 @@ impl TraceIndex {
 
 #[cfg(test)]
 mod tests {
-    use super::{Arc, LocationRole, NodeKind, Relation, SharedStr, rfc3339};
+    use super::{Arc, LocationRole, NodeKind, Relation, SharedStr, rfc3339, sort_by_bytes};
     use std::collections::HashSet;
 
     /// The `as_str` names the API writes directly are the names serde gives.
     #[test]
     fn shared_strings_read_compare_hash_and_serialise_as_their_range() {
-        let text: Arc<str> = "urn:a:1urn:b:22".into();
+        let text = Arc::new(String::from("urn:a:1urn:b:22"));
         let a = SharedStr { text: text.clone(), start: 0, end: 7 };
         let b = SharedStr { text, start: 7, end: 15 };
         assert_eq!((&*a, &*b), ("urn:a:1", "urn:b:22"));
@@ -1174,6 +1220,40 @@ mod tests {
         assert!(set.contains("urn:b:22"));
         assert_eq!(serde_json::to_string(&b).unwrap(), "\"urn:b:22\"");
         assert_eq!(format!("{a}|{b:?}"), "urn:a:1|\"urn:b:22\"");
+    }
+
+    /// The windowed sort orders as `str::cmp` does, on ids with long common prefixes, ids that
+    /// are prefixes of others (at and around the 16-byte window edges), NUL bytes and the empty
+    /// string; a sort that ignored any window or mishandled an end would fail here.
+    #[test]
+    fn the_windowed_sort_orders_as_string_comparison_does() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..200 {
+            let prefix = ["https://id.gs1.org/01/0614141", "urn:epc:id:sgtin:", ""][round % 3];
+            let mut set = std::collections::BTreeSet::new();
+            for _ in 0..1 + next(300) {
+                let mut s = String::from(&prefix[..next(prefix.len() as u64 + 1) as usize]);
+                for _ in 0..next(40) {
+                    s.push(['0', '1', '/', 'a', '\0', 'z', '9'][next(7) as usize]);
+                }
+                set.insert(s);
+            }
+            let ids: Vec<String> = set.iter().rev().cloned().collect();
+            let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+            // Shuffle, then sort.
+            for i in (1..order.len()).rev() {
+                order.swap(i, next(i as u64 + 1) as usize);
+            }
+            sort_by_bytes(&mut order, |n| ids[n as usize].as_bytes());
+            let sorted: Vec<&String> = order.iter().map(|&n| &ids[n as usize]).collect();
+            assert_eq!(sorted, set.iter().collect::<Vec<_>>(), "round {round}");
+        }
     }
 
     #[test]

@@ -495,9 +495,12 @@ pub fn trace_json(t: &Trace, reg: &Registers) -> Vec<u8> {
     let mut froms = Pieces::new(t.nodes.len(), 80);
     let mut tos = Pieces::new(t.nodes.len(), 80);
     let mut ids = Pieces::new(t.nodes.len(), 72);
+    let mut urn_of = String::new();
     for n in &t.nodes {
+        urn_of.clear();
+        Epc::push_canonical_urn(&n.id, &mut urn_of);
         let at = ids.buf.len();
-        json(&mut ids.buf, &urn(&n.id));
+        json_str(&mut ids.buf, &urn_of);
         ids.end();
         let id = &ids.buf[at..];
         froms.buf.extend_from_slice(b"{\"from\":");
@@ -512,13 +515,13 @@ pub fn trace_json(t: &Trace, reg: &Registers) -> Vec<u8> {
     for ev in &t.events {
         let b = &mut tails.buf;
         b.extend_from_slice(b"\"eventId\":");
-        json(b, &ev.event_id);
+        json_opt(b, ev.event_id.as_deref());
         b.extend_from_slice(b",\"eventType\":");
-        json(b, ev.event_type);
+        json_str(b, ev.event_type);
         b.extend_from_slice(b",\"bizStep\":");
-        json(b, &ev.biz_step);
+        json_opt(b, ev.biz_step.as_deref());
         b.extend_from_slice(b",\"eventTime\":");
-        json(b, &*ev.event_time);
+        json_str(b, &ev.event_time);
         b.extend_from_slice(b"}");
         tails.end();
     }
@@ -576,6 +579,28 @@ fn json(out: &mut Vec<u8>, v: &(impl Serialize + ?Sized)) {
     serde_json::to_writer(out, v).expect("serialising to memory cannot fail");
 }
 
+/// A JSON string as serde_json writes it, copied as it is when nothing in it needs escaping
+/// (no `"`, `\` or control character: serde_json escapes exactly those), as with every
+/// identifier, time and vocabulary word of a trace.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        json(out, s);
+    }
+}
+
+/// [`json_str`] of a value that may be absent (`null`).
+fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
 /// The `nodes` array's members, each node's id taken from `ids`.
 fn write_nodes(out: &mut Vec<u8>, t: &Trace, reg: &Registers, ids: &Pieces) {
     let mut other_lots: HashMap<&str, Vec<u8>> = HashMap::new();
@@ -606,10 +631,10 @@ fn write_nodes(out: &mut Vec<u8>, t: &Trace, reg: &Registers, ids: &Pieces) {
         if let Some(gtin) = gtin_key(&n.id) {
             if gtin != gtin_now {
                 (gtin_now, product) = (gtin, b",\"gtin\":".to_vec());
-                json(&mut product, gtin);
+                json_str(&mut product, gtin);
                 if let Some(name) = reg.products.get(gtin) {
                     product.extend_from_slice(b",\"product\":");
-                    json(&mut product, name);
+                    json_str(&mut product, name);
                 }
             }
             out.extend_from_slice(&product);
@@ -913,10 +938,16 @@ mod tests {
         let mut g = ChainGenerator::new(ChainConfig { events: 20_000, ..ChainConfig::default() });
         let ix = TraceIndex::from_events(&mut g).unwrap();
         let c = g.catalog().clone();
-        // Register names that need escaping (quotes, backslash, control, non-ASCII) for every
-        // product and place the traces reach, so those fields are written too.
+        // Register names needing one escape each (a quote, a backslash, a control character)
+        // or none (non-ASCII, DEL: JSON leaves them as they are), for the products and places
+        // the traces reach, so those fields are written too.
         let mut reg = Registers { places: HashMap::new(), products: HashMap::new() };
-        let name = |i: usize| format!("产品 \"{i}\" \\ \u{1}\n");
+        let name = |i: usize| match i % 4 {
+            0 => format!("产品 \"{i}\""),
+            1 => format!("产品 {i} \\"),
+            2 => format!("产品 {i} \u{1f}"),
+            _ => format!("产品 {i} \u{7f} ~ é"),
+        };
         let roots: Vec<(&String, Direction)> = c
             .farm_lots
             .iter()
