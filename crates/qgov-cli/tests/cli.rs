@@ -154,3 +154,31 @@ async fn epcis_import_plain_and_bulk() {
     assert!(text(&out.stderr).contains("--bulk is for `qgov import epcis`"), "{}", text(&out.stderr));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `qgov bench trace` end to end on a small chain: capture, index rebuild, traces, scopes,
+/// whole requests and the recursive SQL baseline all report; a bad setting is refused by name.
+#[tokio::test]
+async fn bench_trace_reports_every_part_and_refuses_bad_settings() {
+    let url = qgov_store::testing::fresh_database(qgov_store::Engine::Sqlite).await;
+    let args = ["bench", "trace", "--events", "3000", "--roots", "3", "--sql-roots", "1", "--registers", "100"];
+    let out = qgov(&url, &[&args[..], &["--database-url", &url, "--uses-per-part", "11"]].concat(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "capture: ",
+        "index rebuild from the database: ",
+        "trace forward ",
+        "recall scope of ",
+        "GET /api/v1/trace/scope ",
+        "recursive SQL forward ",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    let scope = stdout.lines().find(|l| l.starts_with("recall scope of ")).unwrap();
+    let median: usize = scope.split("(median ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!(median > 0, "farm lots reach items: {scope}");
+
+    let out = qgov(&url, &[&args[..], &["--database-url", &url, "--uses-per-part", "0"]].concat(), None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--uses-per-part"), "{}", text(&out.stderr));
+}
