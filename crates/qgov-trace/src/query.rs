@@ -1222,37 +1222,28 @@ mod tests {
         assert_eq!(format!("{a}|{b:?}"), "urn:a:1|\"urn:b:22\"");
     }
 
-    /// The windowed sort orders as `str::cmp` does, on ids with long common prefixes, ids that
-    /// are prefixes of others (at and around the 16-byte window edges), NUL bytes and the empty
-    /// string; a sort that ignored any window or mishandled an end would fail here.
-    #[test]
-    fn the_windowed_sort_orders_as_string_comparison_does() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
-        for round in 0..200 {
-            let prefix = ["https://id.gs1.org/01/0614141", "urn:epc:id:sgtin:", ""][round % 3];
-            let mut set = std::collections::BTreeSet::new();
-            for _ in 0..1 + next(300) {
-                let mut s = String::from(&prefix[..next(prefix.len() as u64 + 1) as usize]);
-                for _ in 0..next(40) {
-                    s.push(['0', '1', '/', 'a', '\0', 'z', '9'][next(7) as usize]);
-                }
-                set.insert(s);
-            }
-            let ids: Vec<String> = set.iter().rev().cloned().collect();
+    proptest::proptest! {
+        /// The windowed sort orders as `str::cmp` does, on ids with long common prefixes, ids
+        /// that are prefixes of others (at and around the 16-byte window edges), NUL bytes and
+        /// the empty string; a sort that ignored a window or mishandled an end fails here.
+        #[test]
+        fn the_windowed_sort_orders_as_string_comparison_does(
+            prefix in 0usize..3,
+            ids in proptest::collection::vec((0usize..32, "[01/az9\\x00]{0,40}"), 1..300),
+            shuffle in proptest::collection::vec(0usize..1_000, 300),
+        ) {
+            // Each id: a cut of one long prefix, then up to 40 bytes of a small alphabet.
+            let prefix = ["https://id.gs1.org/01/0614141", "urn:epc:id:sgtin:", ""][prefix];
+            let set: std::collections::BTreeSet<String> =
+                ids.iter().map(|(cut, tail)| format!("{}{tail}", &prefix[..(*cut).min(prefix.len())])).collect();
+            let ids: Vec<&String> = set.iter().collect();
             let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-            // Shuffle, then sort.
-            for i in (1..order.len()).rev() {
-                order.swap(i, next(i as u64 + 1) as usize);
+            for (i, &j) in (1..order.len()).rev().zip(&shuffle) {
+                order.swap(i, j % (i + 1));
             }
             sort_by_bytes(&mut order, |n| ids[n as usize].as_bytes());
-            let sorted: Vec<&String> = order.iter().map(|&n| &ids[n as usize]).collect();
-            assert_eq!(sorted, set.iter().collect::<Vec<_>>(), "round {round}");
+            let sorted: Vec<&String> = order.iter().map(|&n| ids[n as usize]).collect();
+            proptest::prop_assert_eq!(sorted, ids);
         }
     }
 
