@@ -272,6 +272,30 @@ impl Rows {
         sql
     }
 
+    /// Replaces each row's key (its first value, a document-relative key) by `keys[key]`, and
+    /// drops the rows whose key maps to `None`.
+    fn rekey(&mut self, keys: &[Option<i64>]) {
+        let n = self.cols.len();
+        let rows = self.vals.len() / n;
+        let mut kept = 0;
+        for r in 0..rows {
+            let key = match self.vals[r * n] {
+                V::I(Some(k)) => keys.get(k as usize).copied().flatten(),
+                _ => None,
+            };
+            if let Some(k) = key {
+                if kept != r {
+                    for c in 0..n {
+                        self.vals.swap(kept * n + c, r * n + c);
+                    }
+                }
+                self.vals[kept * n] = V::I(Some(k));
+                kept += 1;
+            }
+        }
+        self.vals.truncate(kept * n);
+    }
+
     /// Inserts the rows one by one through one prepared statement.
     fn insert_native(&self, conn: &mut native::RawConn) -> Result<()> {
         let n = self.cols.len();
@@ -585,6 +609,21 @@ impl Batch {
         }
     }
 
+    fn tables_mut(&mut self) -> [&mut Rows; 10] {
+        [
+            &mut self.events,
+            &mut self.epcs,
+            &mut self.quantities,
+            &mut self.biz_tx,
+            &mut self.source_dest,
+            &mut self.persistent,
+            &mut self.corrective,
+            &mut self.certs,
+            &mut self.sensors,
+            &mut self.fields,
+        ]
+    }
+
     /// The tables in insertion order.
     fn tables(self) -> [Rows; 10] {
         [
@@ -623,38 +662,98 @@ const JOB_COLS: &[&str] = &[
     "captured_by_entity",
 ];
 
-/// The rows of a capture's new events: each new event gets the next key and `record_time`;
-/// events whose eventID is in `existing` (already stored, or earlier in the document) are
-/// duplicates. Returns the rows, the stored eventIDs and the duplicates, in document order.
-fn plan_events(
-    doc: &mut Document,
-    existing: &mut HashSet<String>,
-    mut next: i64,
-    record_time: Timestamp,
-    capture_id: &str,
-    by: &Capturer,
-    conflict_on_duplicate: bool,
-) -> Result<(Batch, Vec<String>, Vec<String>)> {
-    let mut batch = Batch::new();
-    let mut stored = Vec::new();
-    let mut duplicates = Vec::new();
-    for ev in &mut doc.events {
-        let id = ev.event_id.clone().unwrap_or_default();
-        if existing.contains(&id) {
-            if conflict_on_duplicate {
-                return Err(StoreError::Conflict { field: "eventID", value: id });
-            }
-            duplicates.push(id);
-            continue;
+/// Position of `record_time` and `body` in [`EVENT_COLS`].
+const RECORD_TIME_COL: usize = 5;
+const BODY_COL: usize = 19;
+
+/// A capture document turned into rows before the writer is free, on the caller's thread:
+/// the events are keyed 1, 2, … in document order (an eventID repeated inside the document is
+/// kept once) and their bodies leave out recordTime. [`Prepared::place`] gives them their keys
+/// and record time under the writer lock, where only the repository's own state is read.
+struct Prepared {
+    batch: Batch,
+    /// Every event of the document: its eventID and its key in `batch` (`None`: it repeats
+    /// an earlier event of the document).
+    events: Vec<(String, Option<i64>)>,
+    namespaces: Vec<(String, String)>,
+}
+
+impl Prepared {
+    fn new(doc: &mut Document, capture_id: &str, by: &Capturer) -> Self {
+        let mut batch = Batch::new();
+        let mut seen: HashSet<&str> = HashSet::with_capacity(doc.events.len());
+        let mut events = Vec::with_capacity(doc.events.len());
+        let mut key = 0;
+        for ev in &mut doc.events {
+            // The server sets recordTime (in `place`), whatever the document says.
+            ev.record_time = None;
         }
-        existing.insert(id.clone());
-        ev.record_time = Some(record_time);
-        next += 1;
-        let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
-        batch.add(next, ev, &id, body, capture_id, by);
-        stored.push(id);
+        for ev in &doc.events {
+            let id = ev.event_id.as_deref().unwrap_or_default();
+            if !seen.insert(id) {
+                events.push((id.to_owned(), None));
+                continue;
+            }
+            key += 1;
+            let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
+            batch.add(key, ev, id, body, capture_id, by);
+            events.push((id.to_owned(), Some(key)));
+        }
+        Prepared { batch, events, namespaces: std::mem::take(&mut doc.namespaces) }
     }
-    Ok((batch, stored, duplicates))
+
+    /// The eventIDs the writer must look up (each once).
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().filter(|(_, k)| k.is_some()).map(|(id, _)| id.as_str())
+    }
+
+    /// Keys the events whose eventID is not in `existing` after `last_key`, in document order,
+    /// gives them `record_time` (column and body) and drops the rows of the others. Returns the
+    /// stored and the duplicate eventIDs in document order; with `conflict_on_duplicate`, a
+    /// duplicate is a [`StoreError::Conflict`].
+    fn place(
+        &mut self,
+        existing: &HashSet<String>,
+        last_key: i64,
+        record_time: Timestamp,
+        conflict_on_duplicate: bool,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let mut keys = vec![None; self.events.len() + 1];
+        let mut next = last_key;
+        let (mut stored, mut duplicates) = (Vec::new(), Vec::new());
+        for (id, key) in &self.events {
+            match key {
+                Some(k) if !existing.contains(id) => {
+                    next += 1;
+                    keys[*k as usize] = Some(next);
+                    stored.push(id.clone());
+                }
+                _ if conflict_on_duplicate => return Err(StoreError::Conflict { field: "eventID", value: id.clone() }),
+                _ => duplicates.push(id.clone()),
+            }
+        }
+        for rows in self.batch.tables_mut() {
+            rows.rekey(&keys);
+        }
+        let at = micros(&record_time);
+        let field = format!("{{\"recordTime\":\"{}\"", record_time.to_rfc3339());
+        let n = EVENT_COLS.len();
+        for row in self.batch.events.vals.chunks_mut(n) {
+            row[RECORD_TIME_COL] = V::I(Some(at));
+            if let V::T(Some(body)) = &mut row[BODY_COL] {
+                // `body` is a serialised JSON object: the field goes first.
+                let rest = body.get(1..).unwrap_or("}");
+                let mut b = String::with_capacity(field.len() + body.len() + 1);
+                b.push_str(&field);
+                if rest.trim_start() != "}" {
+                    b.push(',');
+                }
+                b.push_str(rest);
+                *body = b;
+            }
+        }
+        Ok((stored, duplicates))
+    }
 }
 
 /// The finished job of a capture and the after-image of its audit record.
@@ -704,13 +803,46 @@ fn job_row(job: &CaptureJob, by: &Capturer) -> [V; 11] {
     ]
 }
 
+/// One capture waiting for the SQLite writer.
+struct CaptureRequest {
+    actor: Actor,
+    by: Capturer,
+    doc: Prepared,
+    doc_events: usize,
+    behaviour: ErrorBehaviour,
+    refused: Vec<serde_json::Value>,
+    conflict_on_duplicate: bool,
+    capture_id: String,
+    created_at: String,
+    reply: std::sync::mpsc::SyncSender<Result<CaptureOutcome>>,
+}
+
+/// The most documents and events one transaction of the writer takes from its queue.
+const GROUP_DOCUMENTS: usize = 16;
+const GROUP_EVENTS: usize = 20_000;
+
+fn writer_error(msg: String) -> StoreError {
+    StoreError::Db(sqlx::Error::Protocol(msg))
+}
+
 /// The SQLite capture writer: one native connection of its own (opened on first use), on
-/// which a whole capture runs as one `BEGIN IMMEDIATE … COMMIT` of prepared single-row
-/// statements. It writes exactly the rows the `Any` path writes (same [`Batch`], job row and
-/// audit rule); `tests/epcis_native.rs` compares both table by table.
+/// which captures run as `BEGIN IMMEDIATE … COMMIT` of prepared single-row statements. It
+/// writes exactly the rows the `Any` path writes (same [`Prepared`] rows, job row and audit
+/// rule); `tests/epcis_native.rs` compares both table by table.
+///
+/// Group commit: captures that arrive while the writer is busy wait in `queue`, and the next
+/// thread to get the connection commits all of them (up to [`GROUP_DOCUMENTS`] documents or
+/// [`GROUP_EVENTS`] events) in one transaction, each document inside its own savepoint with
+/// its own job, audit record and record time. A document that fails is rolled back to its
+/// savepoint alone; every caller learns its own outcome only after the commit, so a capture
+/// is durable when it returns, as before. Under concurrent load this writes each index page
+/// once per group instead of once per document.
 pub(crate) struct NativeWriter {
     path: String,
     conn: std::sync::Mutex<Option<native::RawConn>>,
+    queue: std::sync::Mutex<std::collections::VecDeque<CaptureRequest>>,
+    /// Transactions committed (a group counts once).
+    commits: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for NativeWriter {
@@ -721,47 +853,137 @@ impl std::fmt::Debug for NativeWriter {
 
 impl NativeWriter {
     pub(crate) fn new(path: String) -> Self {
-        NativeWriter { path, conn: std::sync::Mutex::new(None) }
+        NativeWriter { path, conn: std::sync::Mutex::new(None), queue: Default::default(), commits: Default::default() }
     }
 
+    /// Queues a capture and returns once it is committed (by this thread or by another that
+    /// took it into its group).
     #[allow(clippy::too_many_arguments)]
     fn capture(
         &self,
-        actor: &Actor,
-        by: &Capturer,
-        mut doc: Document,
+        actor: Actor,
+        by: Capturer,
+        doc: Prepared,
+        doc_events: usize,
         behaviour: ErrorBehaviour,
         refused: Vec<serde_json::Value>,
         conflict_on_duplicate: bool,
         capture_id: String,
         created_at: String,
     ) -> Result<CaptureOutcome> {
-        // A panic while holding the lock leaves at worst an open transaction, rolled back below.
-        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(native::RawConn::open(&self.path)?);
-        }
-        let conn = guard.as_mut().expect("opened above");
-        if conn.in_transaction() {
-            conn.exec("ROLLBACK")?;
-        }
-        conn.exec("BEGIN IMMEDIATE")?;
-        let r = Self::capture_tx(
-            conn,
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let request = CaptureRequest {
             actor,
             by,
-            &mut doc,
+            doc,
+            doc_events,
             behaviour,
             refused,
             conflict_on_duplicate,
-            &capture_id,
+            capture_id,
             created_at,
-        )
-        .and_then(|o| conn.exec("COMMIT").map(|()| o));
-        if r.is_err() && conn.in_transaction() {
-            let _ = conn.exec("ROLLBACK");
+            reply,
+        };
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(request);
+        // A panic while holding the lock leaves at worst an open transaction, rolled back in
+        // `commit_group`; the requests of that group see their reply dropped (an error).
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            match answer.try_recv() {
+                Ok(outcome) => return outcome,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    return Err(writer_error("the capture writer failed while committing this capture".into()));
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+            // Our request is still queued: take a group (FIFO, so ours comes in time).
+            let group = {
+                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let mut group = Vec::new();
+                let mut events = 0;
+                while let Some(r) = q.front() {
+                    if !group.is_empty() && (group.len() >= GROUP_DOCUMENTS || events + r.doc_events > GROUP_EVENTS) {
+                        break;
+                    }
+                    events += r.doc_events;
+                    group.extend(q.pop_front());
+                }
+                group
+            };
+            if guard.is_none() {
+                match native::RawConn::open(&self.path) {
+                    Ok(c) => *guard = Some(c),
+                    Err(e) => {
+                        let msg = e.to_string();
+                        for r in group {
+                            let _ = r.reply.send(Err(writer_error(msg.clone())));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let conn = guard.as_mut().expect("opened above");
+            self.commit_group(conn, group);
         }
-        r
+    }
+
+    /// Commits a group of captures in one transaction and sends each its outcome.
+    fn commit_group(&self, conn: &mut native::RawConn, group: Vec<CaptureRequest>) {
+        let mut done: Vec<(std::sync::mpsc::SyncSender<Result<CaptureOutcome>>, Result<CaptureOutcome>)> =
+            Vec::with_capacity(group.len());
+        let begun = (|| {
+            if conn.in_transaction() {
+                conn.exec("ROLLBACK")?;
+            }
+            conn.exec("BEGIN IMMEDIATE")
+        })();
+        if let Err(e) = begun {
+            let msg = e.to_string();
+            for r in group {
+                let _ = r.reply.send(Err(writer_error(msg.clone())));
+            }
+            return;
+        }
+        for mut r in group {
+            let outcome = conn.exec("SAVEPOINT capture").and_then(|()| {
+                let o = Self::capture_tx(
+                    conn,
+                    &r.actor,
+                    &r.by,
+                    &mut r.doc,
+                    r.doc_events,
+                    r.behaviour,
+                    std::mem::take(&mut r.refused),
+                    r.conflict_on_duplicate,
+                    &r.capture_id,
+                    std::mem::take(&mut r.created_at),
+                );
+                if o.is_err() {
+                    conn.exec("ROLLBACK TO capture")?;
+                }
+                conn.exec("RELEASE capture")?;
+                o
+            });
+            done.push((r.reply, outcome));
+        }
+        let committed = conn.exec("COMMIT");
+        if committed.is_ok() {
+            self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Err(e) = committed {
+            let msg = e.to_string();
+            if conn.in_transaction() {
+                let _ = conn.exec("ROLLBACK");
+            }
+            for (_, o) in &mut done {
+                if o.is_ok() {
+                    *o = Err(writer_error(msg.clone()));
+                }
+            }
+        }
+        for (reply, outcome) in done {
+            let _ = reply.send(outcome);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -769,7 +991,8 @@ impl NativeWriter {
         conn: &mut native::RawConn,
         actor: &Actor,
         by: &Capturer,
-        doc: &mut Document,
+        doc: &mut Prepared,
+        doc_events: usize,
         behaviour: ErrorBehaviour,
         refused: Vec<serde_json::Value>,
         conflict_on_duplicate: bool,
@@ -785,8 +1008,7 @@ impl NativeWriter {
         // Record time is taken under the writer lock, so record times grow with capture order.
         let record_time = Timestamp(time::OffsetDateTime::now_utc());
         let mut existing: HashSet<String> = HashSet::new();
-        for ev in &doc.events {
-            let id = ev.event_id.as_deref().unwrap_or_default();
+        for id in doc.ids() {
             if conn.row("SELECT 1 FROM epcis_events WHERE event_id = ?1", &[t(id)], 1)?.is_some() {
                 existing.insert(id.to_owned());
             }
@@ -795,9 +1017,8 @@ impl NativeWriter {
             Some([Out::Int(n)]) => *n,
             _ => return Err(bad("MAX(id)")),
         };
-        let (batch, stored, duplicates) =
-            plan_events(doc, &mut existing, next, record_time, capture_id, by, conflict_on_duplicate)?;
-        for rows in batch.tables() {
+        let (stored, duplicates) = doc.place(&existing, next, record_time, conflict_on_duplicate)?;
+        for rows in doc.batch.tables_mut() {
             rows.insert_native(conn)?;
         }
         let mut prefixes = Rows::new("epcis_prefixes", &["prefix", "uri"]);
@@ -808,8 +1029,7 @@ impl NativeWriter {
             }
         }
         prefixes.insert_native(conn)?;
-        let (job, summary) =
-            finish_job(capture_id, created_at, behaviour, refused, doc.events.len(), &stored, &duplicates);
+        let (job, summary) = finish_job(capture_id, created_at, behaviour, refused, doc_events, &stored, &duplicates);
         let mut jobs = Rows::new("epcis_capture_jobs", JOB_COLS);
         jobs.push(job_row(&job, by));
         jobs.insert_native(conn)?;
@@ -993,12 +1213,27 @@ impl Store {
             return self.capture_any(actor, by, doc, behaviour, refused, conflict_on_duplicate).await;
         };
         let created_at = now();
-        qgov_epcis::assign_missing_event_ids(&mut doc);
         let capture_id = format!("capture-{}", &random_secret()[..24]);
         let actor = actor.clone();
         let by = *by;
+        // Hashing and building the rows run here, beside the writer, which only looks up,
+        // keys and inserts them.
         tokio::task::spawn_blocking(move || {
-            writer.capture(&actor, &by, doc, behaviour, refused, conflict_on_duplicate, capture_id, created_at)
+            qgov_epcis::assign_missing_event_ids(&mut doc);
+            let doc_events = doc.events.len();
+            let prepared = Prepared::new(&mut doc, &capture_id, &by);
+            drop(doc);
+            writer.capture(
+                actor,
+                by,
+                prepared,
+                doc_events,
+                behaviour,
+                refused,
+                conflict_on_duplicate,
+                capture_id,
+                created_at,
+            )
         })
         .await
         .map_err(|e| StoreError::Db(sqlx::Error::Protocol(format!("capture writer: {e}"))))?
@@ -1016,10 +1251,13 @@ impl Store {
         let created_at = now();
         qgov_epcis::assign_missing_event_ids(&mut doc);
         let capture_id = format!("capture-{}", &random_secret()[..24]);
+        let doc_events = doc.events.len();
+        let mut prepared = Prepared::new(&mut doc, &capture_id, by);
+        drop(doc);
         let mut w = WriteTx::begin(self).await?;
         // Record time is taken after the writer lock, so record times grow with capture order.
         let record_time = Timestamp(time::OffsetDateTime::now_utc());
-        let ids: Vec<&str> = doc.events.iter().map(|e| e.event_id.as_deref().unwrap_or_default()).collect();
+        let ids: Vec<&str> = prepared.ids().collect();
         let mut existing: HashSet<String> = HashSet::new();
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
@@ -1032,14 +1270,15 @@ impl Store {
                 existing.insert(row.try_get(0)?);
             }
         }
+        drop(ids);
         let next: i64 =
             sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM epcis_events").fetch_one(&mut *w.tx).await?;
-        let (batch, stored, duplicates) =
-            plan_events(&mut doc, &mut existing, next, record_time, &capture_id, by, conflict_on_duplicate)?;
+        let (stored, duplicates) = prepared.place(&existing, next, record_time, conflict_on_duplicate)?;
+        let Prepared { batch, namespaces, .. } = prepared;
         batch.insert(&mut w.tx).await?;
-        if !doc.namespaces.is_empty() {
+        if !namespaces.is_empty() {
             let mut prefixes = Rows::new("epcis_prefixes", &["prefix", "uri"]);
-            for (p, u) in &doc.namespaces {
+            for (p, u) in &namespaces {
                 let known: Option<String> = sqlx::query_scalar("SELECT uri FROM epcis_prefixes WHERE prefix = $1")
                     .bind(p)
                     .fetch_optional(&mut *w.tx)
@@ -1050,8 +1289,7 @@ impl Store {
             }
             prefixes.insert(&mut w.tx).await?;
         }
-        let (job, summary) =
-            finish_job(&capture_id, created_at, behaviour, refused, doc.events.len(), &stored, &duplicates);
+        let (job, summary) = finish_job(&capture_id, created_at, behaviour, refused, doc_events, &stored, &duplicates);
         let mut jobs = Rows::new("epcis_capture_jobs", JOB_COLS);
         jobs.push(job_row(&job, by));
         jobs.insert(&mut w.tx).await?;
@@ -1672,6 +1910,144 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const TWO: &str = r#"{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+        {"ex": "https://ns.example.com/"}],
+      "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2024-05-07T00:00:00Z",
+      "epcisBody": {"eventList": [EVENTS]}}"#;
+
+    fn event(n: u32) -> String {
+        format!(
+            r#"{{"type": "ObjectEvent", "action": "OBSERVE", "eventID": "urn:uuid:00000000-0000-4000-8000-{n:012}",
+              "eventTime": "2024-05-05T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+              "recordTime": "2000-01-01T00:00:00Z",
+              "epcList": ["urn:epc:id:sgtin:0614141.107346.{n}"], "ex:n": "{n}"}}"#
+        )
+    }
+
+    fn doc(events: &[u32]) -> Document {
+        let list: Vec<String> = events.iter().map(|n| event(*n)).collect();
+        qgov_epcis::json::parse_document(TWO.replace("EVENTS", &list.join(",")).as_bytes()).unwrap()
+    }
+
+    fn id(n: u32) -> String {
+        format!("urn:uuid:00000000-0000-4000-8000-{n:012}")
+    }
+
+    #[test]
+    fn place_keys_new_events_in_document_order_and_drops_the_rest() {
+        let by = Capturer::default();
+        // 1, 2, 1 again, 3; 2 is already stored.
+        let mut d = doc(&[1, 2, 1, 3]);
+        let mut p = Prepared::new(&mut d, "capture-x", &by);
+        assert_eq!(p.ids().collect::<Vec<_>>(), [id(1), id(2), id(3)]);
+        let existing: HashSet<String> = [id(2)].into_iter().collect();
+        let at = Timestamp::parse("2026-12-07T16:00:00.25Z").unwrap();
+        let (stored, dups) = p.place(&existing, 41, at, false).unwrap();
+        assert_eq!(stored, [id(1), id(3)]);
+        assert_eq!(dups, [id(2), id(1)]);
+        let n = EVENT_COLS.len();
+        assert_eq!((EVENT_COLS[RECORD_TIME_COL], EVENT_COLS[BODY_COL]), ("record_time", "body"));
+        let rows: Vec<&[V]> = p.batch.events.vals.chunks(n).collect();
+        assert_eq!(rows.len(), 2);
+        for (row, (key, eid)) in rows.iter().zip([(42, id(1)), (43, id(3))]) {
+            assert!(matches!(row[0], V::I(Some(k)) if k == key));
+            assert!(matches!(&row[1], V::T(Some(e)) if *e == eid));
+            assert!(matches!(row[RECORD_TIME_COL], V::I(Some(t)) if t == micros(&at)));
+            let V::T(Some(body)) = &row[BODY_COL] else { panic!("no body") };
+            // The server's record time, not the document's, in a body that still parses.
+            let ev = qgov_epcis::json::parse_event(body.as_bytes()).unwrap();
+            assert_eq!(ev.record_time, Some(at));
+            assert_eq!(ev.event_id.as_ref().map(|e| e.to_string()), Some(eid));
+        }
+        // Child rows follow their events' keys; those of the dropped event are gone.
+        let epc_keys: Vec<i64> =
+            p.batch.epcs.vals.chunks(3).map(|r| if let V::I(Some(k)) = r[0] { k } else { 0 }).collect();
+        assert_eq!(epc_keys, [42, 43]);
+        let field_keys: Vec<i64> =
+            p.batch.fields.vals.chunks(9).map(|r| if let V::I(Some(k)) = r[0] { k } else { 0 }).collect();
+        assert_eq!(field_keys, [42, 43]);
+        // A single-event capture refuses a duplicate.
+        let mut d = doc(&[2]);
+        let mut p = Prepared::new(&mut d, "capture-y", &by);
+        assert!(matches!(p.place(&existing, 0, at, true), Err(StoreError::Conflict { .. })));
+    }
+
+    /// Captures that queue while the writer is busy are committed together, in queue order,
+    /// each with its own outcome: one that fails is rolled back alone.
+    #[tokio::test]
+    async fn queued_captures_commit_as_one_group_each_with_its_own_outcome() {
+        let store = Store::connect(&crate::testing::fresh_database(crate::Engine::Sqlite).await).await.unwrap();
+        let writer = store.epcis_writer.clone().expect("SQLite file: native writer");
+        let before = writer.commits.load(std::sync::atomic::Ordering::Relaxed);
+        let guard = writer.conn.lock().unwrap();
+        // (events, conflict_on_duplicate, captureID): 1 and 2 new; 1 again as a single event (a
+        // conflict, found before any write); 2 (duplicate) and 3 under a captureID already
+        // used, which fails at its job row after its event rows are written; 3 again, which
+        // must then be new.
+        let plan: [(&[u32], bool, &str); 4] = [
+            (&[1, 2], false, "capture-0"),
+            (&[1], true, "capture-1"),
+            (&[2, 3], false, "capture-0"),
+            (&[3], false, "capture-3"),
+        ];
+        let mut threads = Vec::new();
+        for (i, (events, single, capture_id)) in plan.into_iter().enumerate() {
+            let w = writer.clone();
+            let mut d = doc(events);
+            threads.push(std::thread::spawn(move || {
+                let n = d.events.len();
+                let p = Prepared::new(&mut d, capture_id, &Capturer::default());
+                w.capture(
+                    Actor::system(),
+                    Capturer::default(),
+                    p,
+                    n,
+                    ErrorBehaviour::Rollback,
+                    vec![],
+                    single,
+                    capture_id.to_owned(),
+                    now(),
+                )
+            }));
+            // Queue in plan order.
+            while writer.queue.lock().unwrap().len() < i + 1 {
+                std::thread::yield_now();
+            }
+        }
+        drop(guard);
+        let outcomes: Vec<Result<CaptureOutcome>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(writer.commits.load(std::sync::atomic::Ordering::Relaxed), before + 1, "one transaction");
+        let counts = |o: &Result<CaptureOutcome>| o.as_ref().map(|o| (o.stored.len(), o.duplicates.len())).ok();
+        assert_eq!(counts(&outcomes[0]), Some((2, 0)));
+        assert!(matches!(outcomes[1], Err(StoreError::Conflict { .. })), "{:?}", outcomes[1].as_ref().err());
+        assert!(matches!(outcomes[2], Err(StoreError::Db(_))), "{:?}", outcomes[2].as_ref().map(|o| &o.stored));
+        assert_eq!(counts(&outcomes[3]), Some((1, 0)), "the failed capture's event 3 was rolled back");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(n, 3);
+        let fields: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM epcis_fields").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(fields, 3, "no child rows left by the failed capture");
+        let jobs: Vec<String> = sqlx::query_scalar("SELECT capture_id FROM epcis_capture_jobs ORDER BY rowid")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(jobs, ["capture-0", "capture-3"]);
+        let audited: Vec<String> =
+            sqlx::query_scalar("SELECT target_id FROM audit_log WHERE action = 'epcis.capture' ORDER BY seq")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(audited, jobs);
+        store.audit_verify().await.unwrap().expect("audit chain verifies");
+        let rows: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, capture_id, record_time FROM epcis_events ORDER BY id")
+                .fetch_all(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["capture-0", "capture-0", "capture-3"]);
+        assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "record times grow with keys");
+    }
 
     #[test]
     fn gln_inside_sgln_and_pgln_digital_links() {
