@@ -944,9 +944,13 @@ impl NativeWriter {
             }
             return;
         }
+        // A savepoint makes SQLite copy every page the document touches into its statement
+        // journal (WAL mode), so a document alone runs without one: its failure rolls back the
+        // whole transaction, which holds nothing else.
+        let alone = group.len() == 1;
         for mut r in group {
-            let outcome = conn.exec("SAVEPOINT capture").and_then(|()| {
-                let o = Self::capture_tx(
+            let mut run = |conn: &mut native::RawConn| {
+                Self::capture_tx(
                     conn,
                     &r.actor,
                     &r.by,
@@ -957,21 +961,32 @@ impl NativeWriter {
                     r.conflict_on_duplicate,
                     &r.capture_id,
                     std::mem::take(&mut r.created_at),
-                );
-                if o.is_err() {
-                    conn.exec("ROLLBACK TO capture")?;
-                }
-                conn.exec("RELEASE capture")?;
-                o
-            });
+                )
+            };
+            let outcome = if alone {
+                run(conn)
+            } else {
+                conn.exec("SAVEPOINT capture").and_then(|()| {
+                    let o = run(conn);
+                    if o.is_err() {
+                        conn.exec("ROLLBACK TO capture")?;
+                    }
+                    conn.exec("RELEASE capture")?;
+                    o
+                })
+            };
             done.push((r.reply, outcome));
         }
-        let committed = conn.exec("COMMIT");
-        if committed.is_ok() {
-            self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        if let Err(e) = committed {
-            let msg = e.to_string();
+        let committed = if alone && done.iter().any(|(_, o)| o.is_err()) {
+            conn.exec("ROLLBACK").map_err(|e| e.to_string())
+        } else {
+            conn.exec("COMMIT")
+                .map(|()| {
+                    self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                })
+                .map_err(|e| e.to_string())
+        };
+        if let Err(msg) = committed {
             if conn.in_transaction() {
                 let _ = conn.exec("ROLLBACK");
             }
@@ -2046,6 +2061,25 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["capture-0", "capture-0", "capture-3"]);
+        // A document alone in its transaction (no savepoint) that fails after writing its
+        // event rows leaves nothing either.
+        let mut d = doc(&[4]);
+        let p = Prepared::new(&mut d, "capture-0", &Capturer::default());
+        let alone = writer.capture(
+            Actor::system(),
+            Capturer::default(),
+            p,
+            1,
+            ErrorBehaviour::Rollback,
+            vec![],
+            false,
+            "capture-0".into(),
+            now(),
+        );
+        assert!(matches!(alone, Err(StoreError::Db(_))), "{:?}", alone.map(|o| o.stored));
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(n, 3);
+        store.audit_verify().await.unwrap().expect("audit chain verifies");
         assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "record times grow with keys");
     }
 

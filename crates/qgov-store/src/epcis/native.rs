@@ -66,6 +66,9 @@ impl RawConn {
         // captures into the database once (docs/BENCHMARKS.md). Durability is unchanged.
         conn.exec("PRAGMA cache_size = -65536")?;
         conn.exec("PRAGMA wal_autocheckpoint = 16384")?;
+        // Group commit runs each document in a savepoint, whose statement journal holds a copy
+        // of every page the document touches: in memory, not in a temporary file.
+        conn.exec("PRAGMA temp_store = MEMORY")?;
         Ok(conn)
     }
 
