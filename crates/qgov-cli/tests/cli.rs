@@ -182,3 +182,48 @@ async fn bench_trace_reports_every_part_and_refuses_bad_settings() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--uses-per-part"), "{}", text(&out.stderr));
 }
+
+/// `qgov bench capture` with concurrent clients: every event stored once (the writer groups
+/// the documents that queue), the queries measured, a bad client count refused by name.
+#[tokio::test]
+async fn bench_capture_with_clients_stores_every_event_once() {
+    let url = qgov_store::testing::fresh_database(qgov_store::Engine::Sqlite).await;
+    let args = [
+        "bench",
+        "capture",
+        "--database-url",
+        &url,
+        "--events",
+        "2500",
+        "--doc-size",
+        "200",
+        "--baseline-events",
+        "100",
+        "--query-runs",
+        "1",
+    ];
+    let out = qgov(&url, &[&args[..], &["--clients", "3"]].concat(), None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "capture: 2500 events in ",
+        "(documents of 200, 3 client(s)); 2500 stored",
+        "MATCH_epc (one SGTIN)",
+        "baseline (one INSERT + commit per event): 100 events",
+    ] {
+        assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
+    }
+    let store = qgov_store::Store::connect(&url).await.unwrap();
+    let (events, distinct, jobs): (i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COUNT(DISTINCT event_id), (SELECT COUNT(*) FROM epcis_capture_jobs) FROM epcis_events",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((events, distinct, jobs), (2500, 2500, 13));
+    store.audit_verify().await.unwrap().expect("audit chain verifies");
+
+    let out = qgov(&url, &[&args[..], &["--clients", "0"]].concat(), None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--clients"), "{}", text(&out.stderr));
+}
