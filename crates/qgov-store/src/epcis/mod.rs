@@ -832,10 +832,12 @@ fn writer_error(msg: String) -> StoreError {
 ///
 /// Group commit: captures that arrive while the writer is busy wait in `queue`, and the next
 /// thread to get the connection commits all of them (up to [`GROUP_DOCUMENTS`] documents or
-/// [`GROUP_EVENTS`] events) in one transaction, each document inside its own savepoint with
-/// its own job, audit record and record time. A document that fails is rolled back to its
-/// savepoint alone; every caller learns its own outcome only after the commit, so a capture
-/// is durable when it returns, as before. Under concurrent load this writes each index page
+/// [`GROUP_EVENTS`] events) in one transaction, each document with its own job, audit record
+/// and record time, and, in a group of two or more, inside its own savepoint. A document that
+/// fails is rolled back to its savepoint alone (a document alone, with its transaction); if a
+/// savepoint itself fails, the whole group is rolled back and every caller told. Every caller
+/// learns its own outcome only after the commit, so a capture is durable when it returns, as
+/// before. Under concurrent load this writes each index page
 /// once per group instead of once per document.
 pub(crate) struct NativeWriter {
     path: String,
@@ -948,7 +950,14 @@ impl NativeWriter {
         // journal (WAL mode), so a document alone runs without one: its failure rolls back the
         // whole transaction, which holds nothing else.
         let alone = group.len() == 1;
+        // A savepoint that cannot be opened, rolled back to or released leaves the transaction
+        // in doubt: then nothing of the group is committed.
+        let mut broken: Option<String> = None;
         for mut r in group {
+            if let Some(msg) = &broken {
+                done.push((r.reply, Err(writer_error(msg.clone()))));
+                continue;
+            }
             let mut run = |conn: &mut native::RawConn| {
                 Self::capture_tx(
                     conn,
@@ -966,18 +975,26 @@ impl NativeWriter {
             let outcome = if alone {
                 run(conn)
             } else {
-                conn.exec("SAVEPOINT capture").and_then(|()| {
-                    let o = run(conn);
-                    if o.is_err() {
-                        conn.exec("ROLLBACK TO capture")?;
+                let o = conn.exec("SAVEPOINT capture").map(|()| run(conn));
+                let closed = match &o {
+                    Ok(Ok(_)) => conn.exec("RELEASE capture"),
+                    Ok(Err(_)) => conn.exec("ROLLBACK TO capture").and_then(|()| conn.exec("RELEASE capture")),
+                    Err(_) => Ok(()),
+                };
+                match (o, closed) {
+                    (Ok(outcome), Ok(())) => outcome,
+                    (Err(e), _) | (Ok(_), Err(e)) => {
+                        broken = Some(e.to_string());
+                        Err(e)
                     }
-                    conn.exec("RELEASE capture")?;
-                    o
-                })
+                }
             };
             done.push((r.reply, outcome));
         }
-        let committed = if alone && done.iter().any(|(_, o)| o.is_err()) {
+        let committed = if let Some(msg) = broken {
+            let _ = conn.exec("ROLLBACK");
+            Err(msg)
+        } else if alone && done.iter().any(|(_, o)| o.is_err()) {
             conn.exec("ROLLBACK").map_err(|e| e.to_string())
         } else {
             conn.exec("COMMIT")
