@@ -803,17 +803,23 @@ fn job_row(job: &CaptureJob, by: &Capturer) -> [V; 11] {
     ]
 }
 
-/// One capture waiting for the SQLite writer.
-struct CaptureRequest {
+/// One capture for the SQLite writer.
+struct Capture {
     actor: Actor,
     by: Capturer,
     doc: Prepared,
+    /// Events in the document as given (repeats included).
     doc_events: usize,
     behaviour: ErrorBehaviour,
     refused: Vec<serde_json::Value>,
     conflict_on_duplicate: bool,
     capture_id: String,
     created_at: String,
+}
+
+/// A capture waiting in the writer's queue, with where its outcome goes.
+struct CaptureRequest {
+    capture: Capture,
     reply: std::sync::mpsc::SyncSender<Result<CaptureOutcome>>,
 }
 
@@ -860,32 +866,9 @@ impl NativeWriter {
 
     /// Queues a capture and returns once it is committed (by this thread or by another that
     /// took it into its group).
-    #[allow(clippy::too_many_arguments)]
-    fn capture(
-        &self,
-        actor: Actor,
-        by: Capturer,
-        doc: Prepared,
-        doc_events: usize,
-        behaviour: ErrorBehaviour,
-        refused: Vec<serde_json::Value>,
-        conflict_on_duplicate: bool,
-        capture_id: String,
-        created_at: String,
-    ) -> Result<CaptureOutcome> {
+    fn capture(&self, capture: Capture) -> Result<CaptureOutcome> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        let request = CaptureRequest {
-            actor,
-            by,
-            doc,
-            doc_events,
-            behaviour,
-            refused,
-            conflict_on_duplicate,
-            capture_id,
-            created_at,
-            reply,
-        };
+        let request = CaptureRequest { capture, reply };
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).push_back(request);
         // A panic while holding the lock leaves at worst an open transaction, rolled back in
         // `commit_group`; the requests of that group see their reply dropped (an error).
@@ -904,10 +887,11 @@ impl NativeWriter {
                 let mut group = Vec::new();
                 let mut events = 0;
                 while let Some(r) = q.front() {
-                    if !group.is_empty() && (group.len() >= GROUP_DOCUMENTS || events + r.doc_events > GROUP_EVENTS) {
+                    let n = r.capture.doc_events;
+                    if !group.is_empty() && (group.len() >= GROUP_DOCUMENTS || events + n > GROUP_EVENTS) {
                         break;
                     }
-                    events += r.doc_events;
+                    events += n;
                     group.extend(q.pop_front());
                 }
                 group
@@ -958,20 +942,7 @@ impl NativeWriter {
                 done.push((r.reply, Err(writer_error(msg.clone()))));
                 continue;
             }
-            let mut run = |conn: &mut native::RawConn| {
-                Self::capture_tx(
-                    conn,
-                    &r.actor,
-                    &r.by,
-                    &mut r.doc,
-                    r.doc_events,
-                    r.behaviour,
-                    std::mem::take(&mut r.refused),
-                    r.conflict_on_duplicate,
-                    &r.capture_id,
-                    std::mem::take(&mut r.created_at),
-                )
-            };
+            let mut run = |conn: &mut native::RawConn| Self::capture_tx(conn, &mut r.capture);
             let outcome = if alone {
                 run(conn)
             } else {
@@ -1018,19 +989,12 @@ impl NativeWriter {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn capture_tx(
-        conn: &mut native::RawConn,
-        actor: &Actor,
-        by: &Capturer,
-        doc: &mut Prepared,
-        doc_events: usize,
-        behaviour: ErrorBehaviour,
-        refused: Vec<serde_json::Value>,
-        conflict_on_duplicate: bool,
-        capture_id: &str,
-        created_at: String,
-    ) -> Result<CaptureOutcome> {
+    fn capture_tx(conn: &mut native::RawConn, c: &mut Capture) -> Result<CaptureOutcome> {
+        let Capture { actor, by, doc, doc_events, behaviour, refused, conflict_on_duplicate, capture_id, created_at } =
+            c;
+        let (by, doc_events, behaviour, conflict_on_duplicate) =
+            (&*by, *doc_events, *behaviour, *conflict_on_duplicate);
+        let (refused, created_at) = (std::mem::take(refused), std::mem::take(created_at));
         use native::Out;
         let bad = |what: &str| StoreError::Db(sqlx::Error::Protocol(format!("unexpected {what}")));
         let (seq, hash) = match conn.row("SELECT seq, hash FROM audit_head WHERE id = 1", &[], 2)?.as_deref() {
@@ -1255,17 +1219,17 @@ impl Store {
             let doc_events = doc.events.len();
             let prepared = Prepared::new(&mut doc, &capture_id, &by);
             drop(doc);
-            writer.capture(
+            writer.capture(Capture {
                 actor,
                 by,
-                prepared,
+                doc: prepared,
                 doc_events,
                 behaviour,
                 refused,
                 conflict_on_duplicate,
                 capture_id,
                 created_at,
-            )
+            })
         })
         .await
         .map_err(|e| StoreError::Db(sqlx::Error::Protocol(format!("capture writer: {e}"))))?
@@ -2030,17 +1994,17 @@ mod tests {
             threads.push(std::thread::spawn(move || {
                 let n = d.events.len();
                 let p = Prepared::new(&mut d, capture_id, &Capturer::default());
-                w.capture(
-                    Actor::system(),
-                    Capturer::default(),
-                    p,
-                    n,
-                    ErrorBehaviour::Rollback,
-                    vec![],
-                    single,
-                    capture_id.to_owned(),
-                    now(),
-                )
+                w.capture(Capture {
+                    actor: Actor::system(),
+                    by: Capturer::default(),
+                    doc: p,
+                    doc_events: n,
+                    behaviour: ErrorBehaviour::Rollback,
+                    refused: vec![],
+                    conflict_on_duplicate: single,
+                    capture_id: capture_id.to_owned(),
+                    created_at: now(),
+                })
             }));
             // Queue in plan order.
             while writer.queue.lock().unwrap().len() < i + 1 {
@@ -2082,17 +2046,17 @@ mod tests {
         // event rows leaves nothing either.
         let mut d = doc(&[4]);
         let p = Prepared::new(&mut d, "capture-0", &Capturer::default());
-        let alone = writer.capture(
-            Actor::system(),
-            Capturer::default(),
-            p,
-            1,
-            ErrorBehaviour::Rollback,
-            vec![],
-            false,
-            "capture-0".into(),
-            now(),
-        );
+        let alone = writer.capture(Capture {
+            actor: Actor::system(),
+            by: Capturer::default(),
+            doc: p,
+            doc_events: 1,
+            behaviour: ErrorBehaviour::Rollback,
+            refused: vec![],
+            conflict_on_duplicate: false,
+            capture_id: "capture-0".into(),
+            created_at: now(),
+        });
         assert!(matches!(alone, Err(StoreError::Db(_))), "{:?}", alone.map(|o| o.stored));
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 3);
