@@ -221,6 +221,7 @@ async fn measure_queries(store: &Store, stored: usize, runs: usize) -> Result<()
 
 /// Runs the capture benchmark and prints the figures for docs/BENCHMARKS.md.
 pub async fn bench_capture(a: BenchCaptureArgs) -> Result<ExitCode> {
+    anyhow::ensure!(a.doc_size > 0, "--doc-size must be at least 1 (events per capture document)");
     let url = match &a.database_url {
         Some(u) => u.clone(),
         None => {

@@ -226,4 +226,8 @@ async fn bench_capture_with_clients_stores_every_event_once() {
     let out = qgov(&url, &[&args[..], &["--clients", "0"]].concat(), None);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--clients"), "{}", text(&out.stderr));
+    // A document of no events would never finish the run.
+    let out = qgov(&url, &["bench", "capture", "--database-url", &url, "--doc-size", "0", "--events", "10"], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--doc-size"), "{}", text(&out.stderr));
 }
