@@ -831,6 +831,13 @@ fn writer_error(msg: String) -> StoreError {
     StoreError::Db(sqlx::Error::Protocol(msg))
 }
 
+/// Tells every capture of a group that nothing of it was stored, and why.
+fn refuse_group(group: Vec<CaptureRequest>, msg: &str) {
+    for r in group {
+        let _ = r.reply.send(Err(writer_error(msg.to_owned())));
+    }
+}
+
 /// The SQLite capture writer: one native connection of its own (opened on first use), on
 /// which captures run as `BEGIN IMMEDIATE … COMMIT` of prepared single-row statements. It
 /// writes exactly the rows the `Any` path writes (same [`Prepared`] rows, job row and audit
@@ -843,8 +850,8 @@ fn writer_error(msg: String) -> StoreError {
 /// fails is rolled back to its savepoint alone (a document alone, with its transaction); if a
 /// savepoint itself fails, the whole group is rolled back and every caller told. Every caller
 /// learns its own outcome only after the commit, so a capture is durable when it returns, as
-/// before. Under concurrent load this writes each index page
-/// once per group instead of once per document.
+/// before. Under concurrent load this writes each index page once per group instead of once
+/// per document.
 pub(crate) struct NativeWriter {
     path: String,
     conn: std::sync::Mutex<Option<native::RawConn>>,
@@ -900,10 +907,7 @@ impl NativeWriter {
                 match native::RawConn::open(&self.path) {
                     Ok(c) => *guard = Some(c),
                     Err(e) => {
-                        let msg = e.to_string();
-                        for r in group {
-                            let _ = r.reply.send(Err(writer_error(msg.clone())));
-                        }
+                        refuse_group(group, &e.to_string());
                         continue;
                     }
                 }
@@ -924,10 +928,7 @@ impl NativeWriter {
             conn.exec("BEGIN IMMEDIATE")
         })();
         if let Err(e) = begun {
-            let msg = e.to_string();
-            for r in group {
-                let _ = r.reply.send(Err(writer_error(msg.clone())));
-            }
+            refuse_group(group, &e.to_string());
             return;
         }
         // A savepoint makes SQLite copy every page the document touches into its statement
