@@ -292,6 +292,13 @@ async fn serve(store: Store, listen: &str, config: qgov_web::Config) -> Result<(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     println!("listening on http://{}", app.local_addr());
+    // A large SQLite store reads its EPCIS place index in the background, not in the first query.
+    let warm = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = warm.epcis_warm().await {
+            tracing::warn!(error = %e, "EPCIS place index could not be read at start");
+        }
+    });
     use std::io::Write;
     std::io::stdout().flush().ok();
     app.run(shutdown_signal()).await?;

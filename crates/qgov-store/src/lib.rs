@@ -86,6 +86,8 @@ pub struct Store {
     engine: Engine,
     /// SQLite only: the native EPCIS capture writer (see `epcis::NativeWriter`).
     epcis_writer: Option<std::sync::Arc<epcis::NativeWriter>>,
+    /// SQLite only: the places events name, indexed in memory (see `epcis::places`).
+    epcis_places: Option<std::sync::Arc<tokio::sync::Mutex<epcis::places::PlaceIndex>>>,
 }
 
 impl Store {
@@ -138,7 +140,8 @@ impl Store {
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        Ok(Self { pool, engine, epcis_writer })
+        let epcis_places = (engine == Engine::Sqlite).then(Default::default);
+        Ok(Self { pool, engine, epcis_writer, epcis_places })
     }
 
     /// The same store with EPCIS capture through the generic `Any` path only (tests compare
@@ -146,6 +149,14 @@ impl Store {
     #[doc(hidden)]
     pub fn without_native_epcis_writer(mut self) -> Self {
         self.epcis_writer = None;
+        self
+    }
+
+    /// The same store answering place filters from the rows instead of the in-memory place
+    /// index (tests compare the two).
+    #[doc(hidden)]
+    pub fn without_place_index(mut self) -> Self {
+        self.epcis_places = None;
         self
     }
 

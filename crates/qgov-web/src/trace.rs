@@ -133,14 +133,19 @@ impl TraceState {
         Ok(IndexGuard(self.inner.read().expect("trace index lock")))
     }
 
-    /// Catches up in the background after a capture, so that the next trace finds the new
-    /// events indexed instead of indexing them itself. The database stays the source of
+    /// Catches up in the background after a capture, so that the next trace (and the next
+    /// query, see `Store::epcis_warm`) finds the new events indexed instead of indexing them
+    /// itself. The database stays the source of
     /// truth: a trace still catches up first, which costs one query when this has run.
     pub fn catch_up_soon(self: &Arc<Self>, store: &Store) {
         let (state, store) = (Arc::clone(self), store.clone());
         tokio::spawn(async move {
             if let Err(e) = state.refresh(&store).await {
                 tracing::warn!(error = %e, "trace index could not catch up after a capture");
+            }
+            // The store's own in-memory indexes (SQLite), for the same reason.
+            if let Err(e) = store.epcis_warm().await {
+                tracing::warn!(error = %e, "EPCIS place index could not catch up after a capture");
             }
         });
     }

@@ -716,6 +716,11 @@ impl Sql {
         self.binds.push(b);
         format!("${}", self.binds.len())
     }
+    /// `e.id IN (…)` over a list of event keys, bound as one JSON array.
+    pub fn keys(&mut self, pks: &[i64]) -> String {
+        let b = self.bind(Bind::Text(super::places::json_list(pks)));
+        format!("e.id IN (SELECT value FROM json_each({b}))")
+    }
     fn list(&mut self, values: &[String]) -> String {
         let p: Vec<String> = values.iter().map(|v| self.bind(Bind::Text(v.clone()))).collect();
         p.join(", ")

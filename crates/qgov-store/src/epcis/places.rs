@@ -1,0 +1,247 @@
+//! SQLite only: the places events name (read point, business location, their GLNs, sources and
+//! destinations), indexed in memory instead of in B-trees.
+//!
+//! Why: a capture document of a district repository names hundreds of sites, and each site's
+//! entries in a B-tree index sit on their own leaf page. On SQLite every leaf a transaction
+//! touches is written whole to the WAL and again at checkpoint, so six such indexes cost about
+//! six 4 KiB pages per event of such a document: half of the capture time
+//! (docs/BENCHMARKS.md). Kept here instead, an event costs a few pushes onto vectors.
+//!
+//! The index is a cache of committed rows with a high-water mark: it covers every event whose
+//! key is at most its `mark`. Events are only ever appended (keys grow with commit
+//! order, rows never change or go), so [`PlaceIndex::refresh`] brings it up to date by reading
+//! the rows above the mark, whoever wrote them (this process's writer, another process on the
+//! same file, an older version before an upgrade). Every reader refreshes before it looks, so a
+//! query never misses an event committed before it started. PostgreSQL keeps its B-tree
+//! indexes and does not use this module.
+
+use crate::Result;
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+
+/// Rows read per round trip while catching up.
+const CHUNK: i64 = 50_000;
+
+/// Event keys, ascending, without repeats.
+type Postings = Vec<i64>;
+
+fn post(map_entry: &mut Postings, pk: i64) {
+    if map_entry.last() != Some(&pk) {
+        map_entry.push(pk);
+    }
+}
+
+/// `EQ_source_<type>` / `EQ_destination_<type>` key: direction, type, identifier.
+type SourceDestKey = (bool, Box<str>, Box<str>);
+
+#[derive(Debug, Default)]
+pub struct PlaceIndex {
+    mark: i64,
+    /// Ordered, for `WD_` (a location and the ones beneath it are a key range).
+    read_point: BTreeMap<Box<str>, Postings>,
+    biz_location: BTreeMap<Box<str>, Postings>,
+    /// Every GLN an event names (read point, business location, source, destination): the
+    /// enterprise visibility rule asks "does the event name one of these GLNs".
+    gln: HashMap<Box<str>, Postings>,
+    /// `true`: destination.
+    source_dest: HashMap<SourceDestKey, Postings>,
+}
+
+/// Which location column a filter names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    ReadPoint,
+    BizLocation,
+}
+
+impl PlaceIndex {
+    /// Reads the events committed above the mark and indexes them.
+    pub async fn refresh(&mut self, pool: &sqlx::AnyPool) -> Result<()> {
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, read_point, biz_location, read_point_gln, biz_location_gln FROM epcis_events \
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(self.mark)
+            .bind(CHUNK)
+            .fetch_all(pool)
+            .await?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            let top: i64 = last.try_get(0)?;
+            // The event rows above were committed, and with them every source and destination
+            // row of theirs (one transaction per capture): no later commit adds rows below `top`.
+            let sd = sqlx::query(
+                "SELECT event_pk, direction, type, id, gln FROM epcis_source_dest \
+                 WHERE event_pk > $1 AND event_pk <= $2 ORDER BY event_pk",
+            )
+            .bind(self.mark)
+            .bind(top)
+            .fetch_all(pool)
+            .await?;
+            // In key order across both tables, so that every postings list stays ascending.
+            let mut sd = sd.iter().peekable();
+            for r in &rows {
+                let pk: i64 = r.try_get(0)?;
+                let rp: Option<String> = r.try_get(1)?;
+                let bl: Option<String> = r.try_get(2)?;
+                let rp_gln: Option<String> = r.try_get(3)?;
+                let bl_gln: Option<String> = r.try_get(4)?;
+                self.add_event(pk, rp.as_deref(), bl.as_deref(), rp_gln.as_deref(), bl_gln.as_deref());
+                while let Some(x) = sd.next_if(|x| x.try_get::<i64, _>(0).is_ok_and(|p| p <= pk)) {
+                    let direction: String = x.try_get(1)?;
+                    let kind: Option<String> = x.try_get(2)?;
+                    let id: String = x.try_get(3)?;
+                    let gln: Option<String> = x.try_get(4)?;
+                    let at: i64 = x.try_get(0)?;
+                    self.add_source_dest(
+                        at,
+                        direction == "destination",
+                        kind.as_deref().unwrap_or(""),
+                        &id,
+                        gln.as_deref(),
+                    );
+                }
+            }
+            self.mark = top;
+            if (rows.len() as i64) < CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
+    fn add_event(&mut self, pk: i64, rp: Option<&str>, bl: Option<&str>, rp_gln: Option<&str>, bl_gln: Option<&str>) {
+        if let Some(v) = rp {
+            post(entry(&mut self.read_point, v), pk);
+        }
+        if let Some(v) = bl {
+            post(entry(&mut self.biz_location, v), pk);
+        }
+        for g in [rp_gln, bl_gln].into_iter().flatten() {
+            post(self.gln.entry(g.into()).or_default(), pk);
+        }
+    }
+
+    fn add_source_dest(&mut self, pk: i64, destination: bool, kind: &str, id: &str, gln: Option<&str>) {
+        post(self.source_dest.entry((destination, kind.into(), id.into())).or_default(), pk);
+        if let Some(g) = gln {
+            post(self.gln.entry(g.into()).or_default(), pk);
+        }
+    }
+
+    /// Events whose read point (or business location) is one of `values`; with
+    /// `descendants`, or lies beneath one of them (`v/…`, see `Filter::WithDescendants`).
+    pub fn at(&self, place: Place, values: &[String], descendants: bool) -> Vec<i64> {
+        let map = match place {
+            Place::ReadPoint => &self.read_point,
+            Place::BizLocation => &self.biz_location,
+        };
+        let mut lists: Vec<&Postings> = Vec::new();
+        for v in values {
+            lists.extend(map.get(v.as_str()));
+            if descendants {
+                let (lo, hi) = (format!("{v}/"), format!("{v}0"));
+                lists.extend(
+                    map.range::<str, _>((
+                        std::ops::Bound::Included(lo.as_str()),
+                        std::ops::Bound::Excluded(hi.as_str()),
+                    ))
+                    .map(|(_, p)| p),
+                );
+            }
+        }
+        union(&lists)
+    }
+
+    /// Distinct read points (or business locations) after `after`, in order, at most `limit`.
+    pub fn names(&self, place: Place, after: Option<&str>, limit: usize) -> Vec<String> {
+        let map = match place {
+            Place::ReadPoint => &self.read_point,
+            Place::BizLocation => &self.biz_location,
+        };
+        let from = match after {
+            Some(a) => std::ops::Bound::Excluded(a),
+            None => std::ops::Bound::Unbounded,
+        };
+        map.range::<str, _>((from, std::ops::Bound::Unbounded)).take(limit).map(|(k, _)| k.to_string()).collect()
+    }
+
+    /// Events with a source (`destination`: a destination) of type `kind` among `ids`.
+    pub fn source_dest(&self, destination: bool, kind: &str, ids: &[String]) -> Vec<i64> {
+        let lists: Vec<&Postings> = ids
+            .iter()
+            .filter_map(|id| self.source_dest.get(&(destination, Box::from(kind), Box::from(id.as_str()))))
+            .collect();
+        union(&lists)
+    }
+
+    /// Events that name one of `glns` as read point, business location, source or destination.
+    pub fn naming_glns(&self, glns: &[String]) -> Vec<i64> {
+        let lists: Vec<&Postings> = glns.iter().filter_map(|g| self.gln.get(g.as_str())).collect();
+        union(&lists)
+    }
+}
+
+fn entry<'a>(map: &'a mut BTreeMap<Box<str>, Postings>, v: &str) -> &'a mut Postings {
+    // `get_mut` first: most events name a place already seen, and then no key is allocated.
+    if !map.contains_key(v) {
+        map.insert(v.into(), Vec::new());
+    }
+    map.get_mut(v).expect("inserted above")
+}
+
+/// The ascending union of ascending lists.
+fn union(lists: &[&Postings]) -> Vec<i64> {
+    match lists {
+        [] => Vec::new(),
+        [one] => one.to_vec(),
+        _ => {
+            let mut all: Vec<i64> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+            all.sort_unstable();
+            all.dedup();
+            all
+        }
+    }
+}
+
+/// An ascending key list as the JSON array `json_each` reads.
+pub fn json_list(pks: &[i64]) -> String {
+    let mut s = String::with_capacity(pks.len() * 8 + 2);
+    s.push('[');
+    for (i, pk) in pks.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&pk.to_string());
+    }
+    s.push(']');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_and_their_descendants_are_found_by_key_range() {
+        let mut ix = PlaceIndex::default();
+        let gln = Some("0614141000012");
+        ix.add_event(1, Some("https://id.gs1.org/414/0614141000012"), Some("a"), gln, None);
+        ix.add_event(2, Some("https://id.gs1.org/414/0614141000012/254/7"), Some("b"), None, None);
+        ix.add_event(3, Some("https://id.gs1.org/414/06141410000120"), Some("a"), None, gln);
+        ix.add_source_dest(4, true, "owning_party", "p1", gln);
+        ix.add_source_dest(4, true, "owning_party", "p2", None);
+        ix.add_source_dest(5, false, "owning_party", "p1", None);
+        let v = |s: &str| vec![s.to_owned()];
+        let root = "https://id.gs1.org/414/0614141000012";
+        assert_eq!(ix.at(Place::ReadPoint, &v(root), false), vec![1]);
+        // `…/254/7` lies beneath; `…0120` is another GLN that merely starts the same.
+        assert_eq!(ix.at(Place::ReadPoint, &v(root), true), vec![1, 2]);
+        assert_eq!(ix.at(Place::BizLocation, &["b".into(), "a".into()], false), vec![1, 2, 3]);
+        assert_eq!(ix.source_dest(true, "owning_party", &["p1".into(), "p2".into()]), vec![4]);
+        assert_eq!(ix.source_dest(false, "owning_party", &v("p1")), vec![5]);
+        assert_eq!(ix.source_dest(false, "location", &v("p1")), Vec::<i64>::new());
+        assert_eq!(ix.naming_glns(&v("0614141000012")), vec![1, 3, 4]);
+        assert_eq!(json_list(&[1, 3, 4]), "[1,3,4]");
+        assert_eq!(json_list(&[]), "[]");
+    }
+}
