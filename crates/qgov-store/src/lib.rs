@@ -86,6 +86,8 @@ pub struct Store {
     engine: Engine,
     /// SQLite only: the native EPCIS capture writer (see `epcis::NativeWriter`).
     epcis_writer: Option<std::sync::Arc<epcis::NativeWriter>>,
+    /// SQLite only: every stored eventID in memory (see `epcis::ids`), shared with the writer.
+    epcis_ids: Option<std::sync::Arc<std::sync::Mutex<epcis::ids::EventIds>>>,
     /// SQLite only: the places events name, indexed in memory (see `epcis::places`).
     epcis_places: Option<std::sync::Arc<tokio::sync::Mutex<epcis::places::PlaceIndex>>>,
 }
@@ -111,11 +113,13 @@ impl Store {
         };
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let mut epcis_writer = None;
+        let epcis_ids = (engine == Engine::Sqlite).then(std::sync::Arc::<std::sync::Mutex<_>>::default);
         let url = if engine == Engine::Sqlite {
             let path = sqlite_path(url);
             // An in-memory database is private to its connection: no second writer on it.
             if !path.is_empty() && !path.contains(":memory:") && !url.contains("mode=memory") {
-                epcis_writer = Some(std::sync::Arc::new(epcis::NativeWriter::new(path.clone())));
+                let ids = epcis_ids.clone().expect("SQLite");
+                epcis_writer = Some(std::sync::Arc::new(epcis::NativeWriter::new(path.clone(), ids)));
             }
             if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -141,7 +145,7 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         let epcis_places = (engine == Engine::Sqlite).then(Default::default);
-        Ok(Self { pool, engine, epcis_writer, epcis_places })
+        Ok(Self { pool, engine, epcis_writer, epcis_ids, epcis_places })
     }
 
     /// The same store with EPCIS capture through the generic `Any` path only (tests compare
@@ -152,11 +156,12 @@ impl Store {
         self
     }
 
-    /// The same store answering place filters from the rows instead of the in-memory place
-    /// index (tests compare the two).
+    /// The same store answering place and eventID filters from the rows instead of the
+    /// in-memory indexes (tests compare the two; its captures still use them).
     #[doc(hidden)]
     pub fn without_place_index(mut self) -> Self {
         self.epcis_places = None;
+        self.epcis_ids = None;
         self
     }
 

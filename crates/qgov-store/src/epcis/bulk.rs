@@ -3,8 +3,9 @@
 //! then rebuilt once, sorted, instead of being updated page by page for every document.
 //!
 //! Captures stay what they always are (validated, all-or-nothing, durable per document,
-//! audited); only the query indexes wait. The unique index on `event_id` is kept, so a repeated
-//! capture still stores an event once. Each definition set aside is kept in
+//! audited); only the query indexes wait. Uniqueness of `event_id` is kept (PostgreSQL's unique
+//! index stays; SQLite keeps eventIDs unique in memory, `ids.rs`), so a repeated capture still
+//! stores an event once. Each definition set aside is kept in
 //! `epcis_deferred_indexes` until it is rebuilt, and [`Store::migrate`] rebuilds whatever is
 //! left there, so a load interrupted half-way leaves a store that repairs itself on its next
 //! start. Queries during a load are correct but slow (no index to use).

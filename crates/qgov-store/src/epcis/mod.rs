@@ -12,6 +12,7 @@
 //! `native.rs`), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
 
 mod bulk;
+pub(crate) mod ids;
 mod native;
 pub(crate) mod places;
 pub mod query;
@@ -229,7 +230,7 @@ pub struct NewSubscription {
 /// A typed value for an insert (typed so that PostgreSQL sees the right parameter type even
 /// for NULL).
 #[derive(Debug, Clone)]
-enum V {
+pub(crate) enum V {
     I(Option<i64>),
     R(Option<f64>),
     T(Option<String>),
@@ -859,6 +860,16 @@ pub(crate) struct NativeWriter {
     queue: std::sync::Mutex<std::collections::VecDeque<CaptureRequest>>,
     /// Transactions committed (a group counts once).
     commits: std::sync::atomic::AtomicU64,
+    /// The store's eventIDs in memory (shared with its queries, see `ids.rs`).
+    ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>,
+}
+
+/// The new events of a group's captures so far: not yet committed, so not yet in
+/// [`ids::EventIds`], but already duplicates for the group's later documents.
+#[derive(Default)]
+struct Staged {
+    by_hash: std::collections::HashMap<u64, Vec<i64>>,
+    rows: Vec<(i64, String)>,
 }
 
 impl std::fmt::Debug for NativeWriter {
@@ -868,8 +879,18 @@ impl std::fmt::Debug for NativeWriter {
 }
 
 impl NativeWriter {
-    pub(crate) fn new(path: String) -> Self {
-        NativeWriter { path, conn: std::sync::Mutex::new(None), queue: Default::default(), commits: Default::default() }
+    pub(crate) fn new(path: String, ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>) -> Self {
+        NativeWriter {
+            path,
+            conn: std::sync::Mutex::new(None),
+            queue: Default::default(),
+            commits: Default::default(),
+            ids,
+        }
+    }
+
+    fn ids(&self) -> std::sync::MutexGuard<'_, ids::EventIds> {
+        self.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Queues a capture and returns once it is committed (by this thread or by another that
@@ -928,10 +949,17 @@ impl NativeWriter {
             }
             conn.exec("BEGIN IMMEDIATE")
         })();
+        // Under the write lock and before this transaction writes anything: what other
+        // processes committed since this writer last looked.
+        let begun = begun.and_then(|()| self.ids().catch_up_native(conn));
         if let Err(e) = begun {
+            if conn.in_transaction() {
+                let _ = conn.exec("ROLLBACK");
+            }
             refuse_group(group, &e.to_string());
             return;
         }
+        let mut staged = Staged::default();
         // A savepoint makes SQLite copy every page the document touches into its statement
         // journal (WAL mode), so a document alone runs without one: its failure rolls back the
         // whole transaction, which holds nothing else.
@@ -944,7 +972,8 @@ impl NativeWriter {
                 done.push((r.reply, Err(writer_error(msg.clone()))));
                 continue;
             }
-            let mut run = |conn: &mut native::RawConn| Self::capture_tx(conn, &mut r.capture);
+            let ids = &self.ids;
+            let mut run = |conn: &mut native::RawConn| Self::capture_tx(conn, &mut r.capture, ids, &staged);
             let outcome = if alone {
                 run(conn)
             } else {
@@ -962,6 +991,14 @@ impl NativeWriter {
                     }
                 }
             };
+            // Its new events are keyed after `last`, in order.
+            let outcome = outcome.map(|(out, last)| {
+                for (pk, id) in (last + 1..).zip(&out.stored) {
+                    staged.by_hash.entry(ids::hash(id)).or_default().push(pk);
+                    staged.rows.push((pk, id.clone()));
+                }
+                out
+            });
             done.push((r.reply, outcome));
         }
         let committed = if let Some(msg) = broken {
@@ -973,6 +1010,7 @@ impl NativeWriter {
             conn.exec("COMMIT")
                 .map(|()| {
                     self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.ids().absorb(staged.rows.iter().map(|(pk, id)| (*pk, id.as_str())));
                 })
                 .map_err(|e| e.to_string())
         };
@@ -991,7 +1029,14 @@ impl NativeWriter {
         }
     }
 
-    fn capture_tx(conn: &mut native::RawConn, c: &mut Capture) -> Result<CaptureOutcome> {
+    /// One capture inside the writer's transaction: its outcome, and the key after which its
+    /// new events were keyed.
+    fn capture_tx(
+        conn: &mut native::RawConn,
+        c: &mut Capture,
+        ids: &std::sync::Mutex<ids::EventIds>,
+        staged: &Staged,
+    ) -> Result<(CaptureOutcome, i64)> {
         let Capture { actor, by, doc, doc_events, behaviour, refused, conflict_on_duplicate, capture_id, created_at } =
             c;
         let (by, doc_events, behaviour, conflict_on_duplicate) =
@@ -1005,10 +1050,27 @@ impl NativeWriter {
         };
         // Record time is taken under the writer lock, so record times grow with capture order.
         let record_time = Timestamp(time::OffsetDateTime::now_utc());
+        // Stored already, or earlier in this group: the keys its hash names, confirmed by the
+        // row (a hash may be shared).
+        let candidates: Vec<(&str, Vec<i64>)> = {
+            let ids = ids.lock().unwrap_or_else(|p| p.into_inner());
+            doc.ids()
+                .filter_map(|id| {
+                    let mut pks = ids.candidates(id);
+                    pks.extend(staged.by_hash.get(&ids::hash(id)).into_iter().flatten());
+                    (!pks.is_empty()).then_some((id, pks))
+                })
+                .collect()
+        };
         let mut existing: HashSet<String> = HashSet::new();
-        for id in doc.ids() {
-            if conn.row("SELECT 1 FROM epcis_events WHERE event_id = ?1", &[t(id)], 1)?.is_some() {
-                existing.insert(id.to_owned());
+        for (id, pks) in candidates {
+            for pk in pks {
+                if let Some([Out::Text(stored)]) =
+                    conn.row("SELECT event_id FROM epcis_events WHERE id = ?1", &[V::I(Some(pk))], 1)?.as_deref()
+                    && stored == id
+                {
+                    existing.insert(id.to_owned());
+                }
             }
         }
         let next = match conn.row("SELECT COALESCE(MAX(id), 0) FROM epcis_events", &[], 1)?.as_deref() {
@@ -1074,7 +1136,7 @@ impl NativeWriter {
         ]);
         audit.insert_native(conn)?;
         conn.run("UPDATE audit_head SET seq = ?1, hash = ?2 WHERE id = 1", &[V::I(Some(r.seq)), t(&r.hash)])?;
-        Ok(CaptureOutcome { job, stored, duplicates })
+        Ok((CaptureOutcome { job, stored, duplicates }, next))
     }
 }
 
@@ -1417,10 +1479,19 @@ impl Store {
         Ok(Some(guard))
     }
 
+    /// SQLite: the eventIDs in memory, brought up to every committed event. `None` on
+    /// PostgreSQL.
+    async fn epcis_ids(&self) -> Result<Option<&std::sync::Mutex<ids::EventIds>>> {
+        let Some(ids) = &self.epcis_ids else { return Ok(None) };
+        ids::catch_up(ids, &self.pool).await?;
+        Ok(Some(ids))
+    }
+
     /// Brings the in-memory indexes up to the stored events (SQLite; a no-op on PostgreSQL).
     /// Queries do this themselves; a server calls it at start so that the first query does not
     /// wait for a large store to be read.
     pub async fn epcis_warm(&self) -> Result<()> {
+        self.epcis_ids().await?;
         self.epcis_places().await.map(drop)
     }
 
@@ -1486,8 +1557,22 @@ impl Store {
     ) -> std::result::Result<(Vec<StoredEvent>, Option<Cursor>), QueryError> {
         let mut sql = Sql { text: String::from(" WHERE 1 = 1"), binds: Vec::new() };
         {
+            let event_ids = self.epcis_ids().await?;
             let places = self.epcis_places().await?;
             for f in &q.filters {
+                if let (Some(ids), Filter::Text(query::TextColumn::EventId, values)) = (event_ids, f) {
+                    // The keys the hashes name, and the eventIDs themselves (a hash may be shared).
+                    let mut pks: Vec<i64> = {
+                        let ids = ids.lock().unwrap_or_else(|p| p.into_inner());
+                        values.iter().flat_map(|v| ids.candidates(v)).collect()
+                    };
+                    pks.sort_unstable();
+                    pks.dedup();
+                    let keys = sql.keys(&pks);
+                    sql.text.push_str(&format!(" AND {keys}"));
+                    sql.filter(f);
+                    continue;
+                }
                 match places.as_deref().and_then(|ix| place_keys(ix, f)) {
                     Some(pks) if pks.len() <= MAX_KEY_LIST => {
                         let keys = sql.keys(&pks);
@@ -2123,6 +2208,16 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(rows.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), ["capture-0", "capture-0", "capture-3"]);
+        // The eventIDs in memory: the three committed events, not the failed capture's.
+        assert_eq!(writer.ids().mark(), 3);
+        for (pk, _, _) in &rows {
+            let id: String = sqlx::query_scalar("SELECT event_id FROM epcis_events WHERE id = $1")
+                .bind(pk)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+            assert_eq!(writer.ids().candidates(&id), vec![*pk]);
+        }
         // A document alone in its transaction (no savepoint) that fails after writing its
         // event rows leaves nothing either.
         let mut d = doc(&[4]);
@@ -2141,6 +2236,7 @@ mod tests {
         assert!(matches!(alone, Err(StoreError::Db(_))), "{:?}", alone.map(|o| o.stored));
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 3);
+        assert_eq!(writer.ids().mark(), 3);
         store.audit_verify().await.unwrap().expect("audit chain verifies");
         assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "record times grow with keys");
     }

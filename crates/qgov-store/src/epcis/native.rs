@@ -147,14 +147,36 @@ impl RawConn {
         read: impl FnOnce(&RowRef) -> T,
     ) -> Result<Option<T>> {
         let s = stmt.as_ptr();
-        let mut result = Ok(None);
+        let mut result = self.bind(s, vals).map(|()| None);
+        if result.is_ok() {
+            // SAFETY: `s` is a live statement with all its parameters bound to live values.
+            let rc = unsafe { ffi::sqlite3_step(s) };
+            result = match rc {
+                ffi::SQLITE_DONE => Ok(None),
+                ffi::SQLITE_ROW => Ok(Some(read(&RowRef { stmt: s }))),
+                _ => Err(self.error()),
+            };
+        }
+        // SAFETY: `s` is a live statement; reset ends its execution and clear_bindings drops
+        // every bound pointer (see above). Their return codes repeat the step's error, if any.
+        unsafe {
+            ffi::sqlite3_reset(s);
+            ffi::sqlite3_clear_bindings(s);
+        }
+        result
+    }
+
+    /// Binds `vals` to `?1…?n` of the live statement `s` of this connection. Text is bound
+    /// with SQLITE_STATIC: the caller must clear the bindings (`sqlite3_clear_bindings`)
+    /// before `vals` goes out of scope.
+    fn bind(&self, s: *mut ffi::sqlite3_stmt, vals: &[V]) -> Result<()> {
         for (i, v) in vals.iter().enumerate() {
             let idx = (i + 1) as c_int;
             // SAFETY: `s` is a live statement of this connection. Text is bound with
             // SQLITE_STATIC: SQLite keeps the pointer, without copying, until the binding is
-            // replaced or cleared; `vals` outlives this function and the bindings are cleared
-            // (`sqlite3_clear_bindings`) before it returns, so the pointer is never read after
-            // the borrow ends. An out-of-range index just returns SQLITE_RANGE.
+            // replaced or cleared; every caller clears the bindings before `vals` is released,
+            // so the pointer is never read after the borrow ends. An out-of-range index just
+            // returns SQLITE_RANGE.
             let rc = unsafe {
                 match v {
                     V::I(Some(x)) => ffi::sqlite3_bind_int64(s, idx, *x),
@@ -167,21 +189,26 @@ impl RawConn {
                 }
             };
             if rc != ffi::SQLITE_OK {
-                result = Err(self.error());
-                break;
+                return Err(self.error());
             }
         }
-        if result.is_ok() {
-            // SAFETY: `s` is a live statement with all its parameters bound to live values.
-            let rc = unsafe { ffi::sqlite3_step(s) };
-            result = match rc {
-                ffi::SQLITE_DONE => Ok(None),
-                ffi::SQLITE_ROW => Ok(Some(read(&RowRef { stmt: s }))),
-                _ => Err(self.error()),
-            };
+        Ok(())
+    }
+
+    /// Runs a query and hands each row to `read`, in order.
+    pub fn each(&mut self, sql: &str, vals: &[V], mut read: impl FnMut(&RowRef)) -> Result<()> {
+        let s = self.stmt(sql)?.as_ptr();
+        let mut result = self.bind(s, vals);
+        while result.is_ok() {
+            // SAFETY: `s` is a live statement with all its parameters bound to live values;
+            // stepping again after a row is how SQLite yields the next one.
+            match unsafe { ffi::sqlite3_step(s) } {
+                ffi::SQLITE_ROW => read(&RowRef { stmt: s }),
+                ffi::SQLITE_DONE => break,
+                _ => result = Err(self.error()),
+            }
         }
-        // SAFETY: `s` is a live statement; reset ends its execution and clear_bindings drops
-        // every bound pointer (see above). Their return codes repeat the step's error, if any.
+        // SAFETY: as in `step_prepared`: reset, and drop every bound pointer.
         unsafe {
             ffi::sqlite3_reset(s);
             ffi::sqlite3_clear_bindings(s);
@@ -209,13 +236,14 @@ impl RawConn {
     }
 }
 
-/// The current row of a statement, valid only inside [`RawConn::step`]'s `read`.
-struct RowRef {
+/// The current row of a statement, valid only inside the `read` of [`RawConn::step`] or
+/// [`RawConn::each`].
+pub(crate) struct RowRef {
     stmt: *mut ffi::sqlite3_stmt,
 }
 
 impl RowRef {
-    fn get(&self, i: usize) -> Out {
+    pub fn get(&self, i: usize) -> Out {
         let i = i as c_int;
         // SAFETY: `stmt` is a live statement that has just returned SQLITE_ROW (RowRef is only
         // built then and does not escape the closure); out-of-range columns read as NULL. The
@@ -279,6 +307,11 @@ mod tests {
         assert_eq!(r, Some(vec![Out::Int(3), Out::Text("x2".into()), Out::Null]));
         assert!(c.run("INSERT INTO nope VALUES (1)", &[]).is_err());
         assert_eq!(c.row("SELECT c FROM t WHERE a = ?1", &[V::I(Some(7))], 1).unwrap(), None);
+        let mut seen = Vec::new();
+        c.each("SELECT a, c FROM t WHERE a >= ?1 ORDER BY a", &[V::I(Some(1))], |r| seen.push((r.get(0), r.get(1))))
+            .unwrap();
+        assert_eq!(seen, [(Out::Int(1), Out::Text("x1".into())), (Out::Int(2), Out::Text("x2".into()))]);
+        assert!(c.each("SELECT nope FROM t", &[], |_| ()).is_err());
         drop(c);
         std::fs::remove_dir_all(dir).ok();
     }

@@ -1,9 +1,10 @@
 //! On SQLite the places events name (read point, business location, their GLNs, sources and
-//! destinations) are indexed in memory, not in B-trees (src/epcis/places.rs). These tests hold
-//! that index to the rows: every place filter, the enterprise visibility rule and the browse
-//! resources answer from memory exactly what the same queries answer from the rows, and a
-//! store handle sees events that another handle on the same file committed after it last
-//! looked.
+//! destinations) and the eventIDs are indexed in memory, not in B-trees (src/epcis/places.rs,
+//! src/epcis/ids.rs). These tests hold those indexes to the rows: every place filter, the
+//! enterprise visibility rule, the browse resources and eventID lookups answer from memory
+//! exactly what the same queries answer from the rows; a store handle sees events that
+//! another handle on the same file committed after it last looked; and an event is stored
+//! once whichever handle captures it.
 
 use qgov_domain::UnifiedCreditCode;
 use qgov_domain::registers::{LocationDraft, MarketEntityDraft};
@@ -77,9 +78,10 @@ fn location(gln: &str, owner: &str) -> LocationDraft {
     LocationDraft::parse(&f).unwrap()
 }
 
-async fn capture(store: &Store, doc: qgov_epcis::Document, entity_id: Option<i64>) {
+async fn capture(store: &Store, doc: qgov_epcis::Document, entity_id: Option<i64>) -> (usize, usize) {
     let by = Capturer { user_id: Some(1), entity_id };
-    store.epcis_capture(&Actor::system(), &by, doc, ErrorBehaviour::Rollback, vec![]).await.unwrap();
+    let out = store.epcis_capture(&Actor::system(), &by, doc, ErrorBehaviour::Rollback, vec![]).await.unwrap();
+    (out.stored.len(), out.duplicates.len())
 }
 
 /// Every event the query returns, following page tokens (pages of 7, to cross keyset bounds).
@@ -191,4 +193,53 @@ async fn a_handle_sees_what_another_handle_on_the_file_committed() {
     assert_eq!(ids(&reader, &to, EventScope::All).await.len(), 5);
     capture(&writer, doc(60, 12), None).await;
     assert_eq!(ids(&reader, &to, EventScope::All).await, ids(&writer, &to, EventScope::All).await);
+}
+
+#[tokio::test]
+async fn an_event_is_stored_once_whichever_handle_captures_it() {
+    let url = testing::fresh_database(Engine::Sqlite).await;
+    let (a, b) = (Store::connect(&url).await.unwrap(), Store::connect(&url).await.unwrap());
+    let rows = Store::connect(&url).await.unwrap().without_place_index();
+    assert_eq!(capture(&a, doc(0, 30), None).await, (30, 0));
+    // B's writer has not seen A's events: it catches up before it looks.
+    assert_eq!(capture(&b, doc(20, 20), None).await, (10, 10));
+    assert_eq!(capture(&a, doc(35, 10), None).await, (5, 5));
+    assert_eq!(capture(&a, doc(0, 45), None).await, (0, 45));
+    let counts: (i64, i64) = sqlx::query_as("SELECT COUNT(*), COUNT(DISTINCT event_id) FROM epcis_events")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(counts, (45, 45));
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT event_id FROM epcis_events ORDER BY id").fetch_all(a.pool()).await.unwrap();
+    for store in [&a, &b, &rows] {
+        for id in [&stored[0], &stored[33], &stored[44]] {
+            let found = store.epcis_event(id, EventScope::All).await.unwrap().expect("found by its eventID");
+            assert_eq!(&found.event_id, id);
+        }
+        assert!(
+            store
+                .epcis_event("urn:uuid:00000000-0000-4000-8000-000000000000", EventScope::All)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let two = format!("{}|{}|urn:uuid:00000000-0000-4000-8000-000000000000", stored[3], stored[40]);
+        let mut found = ids(store, &[("EQ_eventID", &two)], EventScope::All).await;
+        found.sort();
+        let mut want = vec![stored[3].clone(), stored[40].clone()];
+        want.sort();
+        assert_eq!(found, want);
+    }
+    // A single event (`POST /events`) already stored through the other handle: a conflict.
+    const SINGLE: &str = r#"{"@context": ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"],
+      "type": "EPCISDocument", "schemaVersion": "2.0", "creationDate": "2024-05-07T00:00:00Z",
+      "epcisBody": {"eventList": [{"type": "ObjectEvent", "action": "OBSERVE",
+        "eventID": "urn:uuid:7f9a3c1e-0000-4000-8000-000000000001",
+        "eventTime": "2024-05-01T08:00:00Z", "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.999999"]}]}}"#;
+    let single = qgov_epcis::json::parse_document(SINGLE.as_bytes()).unwrap();
+    a.epcis_capture_event(&Actor::system(), &Capturer::default(), single.clone()).await.unwrap();
+    let again = b.epcis_capture_event(&Actor::system(), &Capturer::default(), single).await;
+    assert!(matches!(again, Err(qgov_store::StoreError::Conflict { .. })), "{:?}", again.map(|o| o.stored));
 }
