@@ -143,11 +143,15 @@ async fn place_filters_from_memory_equal_the_rows() {
         vec![("EQ_destination_location", &s5_0)],
         vec![("EQ_bizStep", "receiving")],
     ];
+    // A handle that reads its indexes whole on native connections, as a large store at start.
+    let native = Store::connect(&url).await.unwrap();
+    native.epcis_warm_natively().await.unwrap();
     let mut sizes = Vec::new();
     for case in &cases {
         for scope in [EventScope::All, EventScope::Entity(a.id), EventScope::Entity(b.id)] {
             let (m, r) = (ids(&memory, case, scope).await, ids(&rows, case, scope).await);
             assert_eq!(m, r, "{case:?} {scope:?}");
+            assert_eq!(ids(&native, case, scope).await, r, "natively read: {case:?} {scope:?}");
             sizes.push(m.len());
         }
     }
@@ -212,7 +216,9 @@ async fn an_event_is_stored_once_whichever_handle_captures_it() {
     assert_eq!(counts, (45, 45));
     let stored: Vec<String> =
         sqlx::query_scalar("SELECT event_id FROM epcis_events ORDER BY id").fetch_all(a.pool()).await.unwrap();
-    for store in [&a, &b, &rows] {
+    let native = Store::connect(&url).await.unwrap();
+    native.epcis_warm_natively().await.unwrap();
+    for store in [&a, &b, &rows, &native] {
         for id in [&stored[0], &stored[33], &stored[44]] {
             let found = store.epcis_event(id, EventScope::All).await.unwrap().expect("found by its eventID");
             assert_eq!(&found.event_id, id);
@@ -240,6 +246,10 @@ async fn an_event_is_stored_once_whichever_handle_captures_it() {
         "epcList": ["urn:epc:id:sgtin:0614141.107346.999999"]}]}}"#;
     let single = qgov_epcis::json::parse_document(SINGLE.as_bytes()).unwrap();
     a.epcis_capture_event(&Actor::system(), &Capturer::default(), single.clone()).await.unwrap();
-    let again = b.epcis_capture_event(&Actor::system(), &Capturer::default(), single).await;
+    let again = b.epcis_capture_event(&Actor::system(), &Capturer::default(), single.clone()).await;
     assert!(matches!(again, Err(qgov_store::StoreError::Conflict { .. })), "{:?}", again.map(|o| o.stored));
+    // The natively read handle's writer knows every stored event too.
+    let again = native.epcis_capture_event(&Actor::system(), &Capturer::default(), single).await;
+    assert!(matches!(again, Err(qgov_store::StoreError::Conflict { .. })), "{:?}", again.map(|o| o.stored));
+    assert_eq!(capture(&native, doc(0, 45), None).await, (0, 45));
 }

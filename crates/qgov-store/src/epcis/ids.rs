@@ -44,7 +44,6 @@ pub struct EventIds {
 }
 
 impl EventIds {
-    #[cfg(test)]
     pub fn mark(&self) -> i64 {
         self.mark
     }
@@ -81,21 +80,44 @@ impl EventIds {
 
     /// Catches up on the writer's connection, which must hold SQLite's write lock and must not
     /// have written anything in its transaction yet (else its own uncommitted rows would be
-    /// filed).
+    /// filed). Also how a fresh map is read whole at start ([`read_native`]).
     pub fn catch_up_native(&mut self, conn: &mut RawConn) -> Result<()> {
-        let mut rows: Vec<(i64, String)> = Vec::new();
-        conn.each(
-            "SELECT id, event_id FROM epcis_events WHERE id > ?1 ORDER BY id",
-            &[super::V::I(Some(self.mark))],
-            |r| {
-                if let (Out::Int(pk), Out::Text(id)) = (r.get(0), r.get(1)) {
-                    rows.push((pk, id));
-                }
-            },
-        )?;
-        self.absorb(rows.iter().map(|(pk, id)| (*pk, id.as_str())));
-        Ok(())
+        let sql = "SELECT id, event_id FROM epcis_events WHERE id > ?1 ORDER BY id";
+        conn.each(sql, &[super::V::I(Some(self.mark))], |r| {
+            if let (Out::Int(pk), Out::Text(id)) = (r.get(0), r.get(1))
+                && pk > self.mark
+            {
+                self.file(hash(&id), pk);
+                self.mark = pk;
+            }
+        })
     }
+
+    /// Adds what `fresh` read above some earlier mark of this map (see [`read_native`]): the
+    /// events this map has not filed meanwhile.
+    pub fn merge(&mut self, fresh: EventIds) {
+        if self.mark == 0 && self.first.is_empty() {
+            *self = fresh;
+            return;
+        }
+        let m = self.mark;
+        for (h, pk) in fresh.first.into_iter().chain(fresh.more) {
+            if pk > m {
+                self.file(h, pk);
+            }
+        }
+        self.mark = self.mark.max(fresh.mark);
+    }
+}
+
+/// Reads the events above `ids`' mark on a connection of its own, without holding the lock
+/// while it reads (a large store at start: seconds), then merges them in.
+pub fn read_native(ids: &std::sync::Mutex<EventIds>, path: &str) -> Result<()> {
+    let from = ids.lock().unwrap_or_else(|p| p.into_inner()).mark;
+    let mut fresh = EventIds { mark: from, ..Default::default() };
+    fresh.catch_up_native(&mut RawConn::open(path)?)?;
+    ids.lock().unwrap_or_else(|p| p.into_inner()).merge(fresh);
+    Ok(())
 }
 
 /// Brings `ids` up to every committed event through the pool. The lock is taken only to read
@@ -135,6 +157,15 @@ mod tests {
         // allowed it, or a true collision): both are candidates, confirmed by their rows.
         assert_eq!(ids.candidates("b"), vec![2, 5]);
         assert_eq!(hash("b"), hash("b"));
+        // A map read elsewhere from mark 3 up to 7, merged after this one filed 6 by itself:
+        // only 7 is new to it, and nothing is filed twice.
+        let mut fresh = EventIds { mark: 3, ..Default::default() };
+        fresh.absorb([(4, "d"), (5, "b"), (6, "g"), (7, "h")]);
+        ids.absorb([(6, "g")]);
+        ids.merge(fresh);
+        assert_eq!(ids.mark(), 7);
+        assert_eq!((ids.candidates("d"), ids.candidates("b")), (vec![4], vec![2, 5]));
+        assert_eq!((ids.candidates("g"), ids.candidates("h")), (vec![6], vec![7]));
         assert_ne!(hash("b"), hash("c"));
     }
 }

@@ -1193,6 +1193,9 @@ fn scope_sql(sql: &mut Sql, scope: EventScope, naming: Option<&[i64]>) {
     }
 }
 
+/// Events behind beyond which [`Store::epcis_warm`] reads on a native connection.
+const NATIVE_CATCH_UP: i64 = 20_000;
+
 /// Longest key list a query passes to SQLite from [`places::PlaceIndex`] (about 0.25 µs a key
 /// to read back). Beyond it the filter is evaluated on the rows instead, which is as fast when
 /// that many events match: a page fills after few rows.
@@ -1491,8 +1494,38 @@ impl Store {
     /// Queries do this themselves; a server calls it at start so that the first query does not
     /// wait for a large store to be read.
     pub async fn epcis_warm(&self) -> Result<()> {
+        // Far behind (a large store at start): read on native connections of its own.
+        if let Some(ids) = &self.epcis_ids {
+            let top: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM epcis_events").fetch_one(&self.pool).await?;
+            if top - ids.lock().unwrap_or_else(|p| p.into_inner()).mark() > NATIVE_CATCH_UP {
+                self.epcis_warm_natively().await?;
+            }
+        }
         self.epcis_ids().await?;
         self.epcis_places().await.map(drop)
+    }
+
+    /// Reads what the in-memory indexes lack on native connections (SQLite file stores; a
+    /// no-op otherwise), the eventIDs and the places side by side. [`Store::epcis_warm`] does
+    /// when far behind; tests call it directly.
+    #[doc(hidden)]
+    pub async fn epcis_warm_natively(&self) -> Result<()> {
+        if let (Some(w), Some(ids), Some(places)) = (&self.epcis_writer, &self.epcis_ids, &self.epcis_places) {
+            let (path, ids) = (w.path.clone(), ids.clone());
+            let mut places = places.clone().lock_owned().await;
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                std::thread::scope(|s| {
+                    let reading = s.spawn(|| ids::read_native(&ids, &path));
+                    let placed = native::RawConn::open(&path).and_then(|mut c| places.catch_up_native(&mut c));
+                    reading.join().unwrap_or_else(|_| Err(writer_error("eventID warm-up panicked".into())))?;
+                    placed
+                })
+            })
+            .await
+            .map_err(|e| StoreError::Db(sqlx::Error::Protocol(format!("index warm-up: {e}"))))??;
+        }
+        Ok(())
     }
 
     /// For the enterprise visibility rule on SQLite: the events naming one of the enterprise's
@@ -1556,7 +1589,11 @@ impl Store {
         cursor: Option<Cursor>,
     ) -> std::result::Result<(Vec<StoredEvent>, Option<Cursor>), QueryError> {
         let mut sql = Sql { text: String::from(" WHERE 1 = 1"), binds: Vec::new() };
+        // SQLite, in key order: (the bind holding the keys, every candidate key after the cursor).
+        let mut window: Option<(usize, Vec<i64>)> = None;
         {
+            let mut placed: Option<Vec<i64>> = None;
+            let mut on_places: Vec<&Filter> = Vec::new();
             let event_ids = self.epcis_ids().await?;
             let places = self.epcis_places().await?;
             for f in &q.filters {
@@ -1574,11 +1611,34 @@ impl Store {
                     continue;
                 }
                 match places.as_deref().and_then(|ix| place_keys(ix, f)) {
-                    Some(pks) if pks.len() <= MAX_KEY_LIST => {
-                        let keys = sql.keys(&pks);
-                        sql.text.push_str(&format!(" AND {keys}"));
+                    Some(pks) => {
+                        on_places.push(f);
+                        placed = Some(match placed {
+                            None => pks,
+                            Some(earlier) => places::intersect(&earlier, &pks),
+                        });
                     }
-                    _ => sql.filter(f),
+                    None => sql.filter(f),
+                }
+            }
+            // The events every place filter selects, as one key list. In key order (no
+            // `orderBy`, no count to take first) only a window of it is passed: see below.
+            if let Some(pks) = placed {
+                if q.order.is_none() && q.max_event_count.is_none() {
+                    let rest = match cursor {
+                        Some(c) => pks.into_iter().filter(|&k| k > c.pk).collect(),
+                        None => pks,
+                    };
+                    let keys = sql.keys(&[]);
+                    sql.text.push_str(&format!(" AND {keys}"));
+                    window = Some((sql.binds.len() - 1, rest));
+                } else if pks.len() <= MAX_KEY_LIST {
+                    let keys = sql.keys(&pks);
+                    sql.text.push_str(&format!(" AND {keys}"));
+                } else {
+                    for f in on_places {
+                        sql.filter(f);
+                    }
                 }
             }
             let naming = self.naming_own_glns(places.as_deref(), scope).await?;
@@ -1632,7 +1692,22 @@ impl Store {
             sql.text,
             ord.order_by()
         );
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(text)), &sql.binds).fetch_all(&self.pool).await?;
+        // A window of the place candidates: the `take` smallest keys after the cursor. When the
+        // page fills from it, it is the page, since every candidate beyond the window has a
+        // larger key than all in it; else the window grows eightfold until it has covered them
+        // all. A query on one popular place thus reads a page, not the place's whole list.
+        let mut take = want as usize + 1;
+        let rows = loop {
+            if let Some((at, rest)) = &window {
+                sql.binds[*at] = Bind::Text(places::json_list(&rest[..take.min(rest.len())]));
+            }
+            let rows =
+                bind_all(sqlx::query(sqlx::AssertSqlSafe(text.as_str())), &sql.binds).fetch_all(&self.pool).await?;
+            match &window {
+                Some((_, rest)) if rows.len() as u64 <= want && take < rest.len() => take = take.saturating_mul(8),
+                _ => break rows,
+            }
+        };
         let mut events = Vec::with_capacity(rows.len());
         let mut last_sort = 0;
         for row in rows.iter().take(want as usize) {

@@ -31,8 +31,8 @@ fn post(map_entry: &mut Postings, pk: i64) {
     }
 }
 
-/// `EQ_source_<type>` / `EQ_destination_<type>` key: direction, type, identifier.
-type SourceDestKey = (bool, Box<str>, Box<str>);
+/// Identifier → its events.
+type ById = HashMap<Box<str>, Postings>;
 
 #[derive(Debug, Default)]
 pub struct PlaceIndex {
@@ -43,8 +43,9 @@ pub struct PlaceIndex {
     /// Every GLN an event names (read point, business location, source, destination): the
     /// enterprise visibility rule asks "does the event name one of these GLNs".
     gln: HashMap<Box<str>, Postings>,
-    /// `true`: destination.
-    source_dest: HashMap<SourceDestKey, Postings>,
+    /// `EQ_source_<type>` / `EQ_destination_<type>`: by direction (sources, then
+    /// destinations), type and identifier.
+    source_dest: [HashMap<Box<str>, ById>; 2],
 }
 
 /// Which location column a filter names.
@@ -109,6 +110,57 @@ impl PlaceIndex {
         }
     }
 
+    /// Reads the events above the mark on a native connection: what a large store does at
+    /// start (the pool's driver converts every value and takes minutes at 10 M events).
+    pub fn catch_up_native(&mut self, conn: &mut super::native::RawConn) -> Result<()> {
+        use super::native::Out;
+        let text = |o: Out| match o {
+            Out::Text(t) => Some(t),
+            _ => None,
+        };
+        let from = self.mark;
+        let mut top = from;
+        conn.each(
+            "SELECT id, read_point, biz_location, read_point_gln, biz_location_gln FROM epcis_events \
+             WHERE id > ?1 ORDER BY id",
+            &[super::V::I(Some(from))],
+            |r| {
+                if let Out::Int(pk) = r.get(0) {
+                    let (rp, bl, rp_gln, bl_gln) = (text(r.get(1)), text(r.get(2)), text(r.get(3)), text(r.get(4)));
+                    self.add_event(pk, rp.as_deref(), bl.as_deref(), rp_gln.as_deref(), bl_gln.as_deref());
+                    top = pk;
+                }
+            },
+        )?;
+        // Their sources and destinations, after all events: the GLN lists, which take keys from
+        // both, are put back in order below.
+        conn.each(
+            "SELECT event_pk, direction, type, id, gln FROM epcis_source_dest \
+             WHERE event_pk > ?1 AND event_pk <= ?2 ORDER BY event_pk",
+            &[super::V::I(Some(from)), super::V::I(Some(top))],
+            |r| {
+                if let (Out::Int(pk), Some(direction), Some(id)) = (r.get(0), text(r.get(1)), text(r.get(3))) {
+                    let (kind, gln) = (text(r.get(2)), text(r.get(4)));
+                    self.add_source_dest(
+                        pk,
+                        direction == "destination",
+                        kind.as_deref().unwrap_or(""),
+                        &id,
+                        gln.as_deref(),
+                    );
+                }
+            },
+        )?;
+        for list in self.gln.values_mut() {
+            if !list.is_sorted() {
+                list.sort_unstable();
+                list.dedup();
+            }
+        }
+        self.mark = top;
+        Ok(())
+    }
+
     fn add_event(&mut self, pk: i64, rp: Option<&str>, bl: Option<&str>, rp_gln: Option<&str>, bl_gln: Option<&str>) {
         if let Some(v) = rp {
             post(entry(&mut self.read_point, v), pk);
@@ -117,14 +169,14 @@ impl PlaceIndex {
             post(entry(&mut self.biz_location, v), pk);
         }
         for g in [rp_gln, bl_gln].into_iter().flatten() {
-            post(self.gln.entry(g.into()).or_default(), pk);
+            post(slot(&mut self.gln, g), pk);
         }
     }
 
     fn add_source_dest(&mut self, pk: i64, destination: bool, kind: &str, id: &str, gln: Option<&str>) {
-        post(self.source_dest.entry((destination, kind.into(), id.into())).or_default(), pk);
+        post(slot(slot(&mut self.source_dest[usize::from(destination)], kind), id), pk);
         if let Some(g) = gln {
-            post(self.gln.entry(g.into()).or_default(), pk);
+            post(slot(&mut self.gln, g), pk);
         }
     }
 
@@ -167,10 +219,8 @@ impl PlaceIndex {
 
     /// Events with a source (`destination`: a destination) of type `kind` among `ids`.
     pub fn source_dest(&self, destination: bool, kind: &str, ids: &[String]) -> Vec<i64> {
-        let lists: Vec<&Postings> = ids
-            .iter()
-            .filter_map(|id| self.source_dest.get(&(destination, Box::from(kind), Box::from(id.as_str()))))
-            .collect();
+        let Some(by_id) = self.source_dest[usize::from(destination)].get(kind) else { return Vec::new() };
+        let lists: Vec<&Postings> = ids.iter().filter_map(|id| by_id.get(id.as_str())).collect();
         union(&lists)
     }
 
@@ -179,6 +229,15 @@ impl PlaceIndex {
         let lists: Vec<&Postings> = glns.iter().filter_map(|g| self.gln.get(g.as_str())).collect();
         union(&lists)
     }
+}
+
+/// The value under `k`, inserted empty if absent; a key is allocated only then (most events
+/// name a place already seen).
+fn slot<'a, V: Default>(map: &'a mut HashMap<Box<str>, V>, k: &str) -> &'a mut V {
+    if !map.contains_key(k) {
+        map.insert(k.into(), V::default());
+    }
+    map.get_mut(k).expect("inserted above")
 }
 
 fn entry<'a>(map: &'a mut BTreeMap<Box<str>, Postings>, v: &str) -> &'a mut Postings {
@@ -203,6 +262,23 @@ fn union(lists: &[&Postings]) -> Vec<i64> {
     }
 }
 
+/// The keys in both ascending lists.
+pub fn intersect(a: &[i64], b: &[i64]) -> Vec<i64> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
 /// An ascending key list as the JSON array `json_each` reads.
 pub fn json_list(pks: &[i64]) -> String {
     let mut s = String::with_capacity(pks.len() * 8 + 2);
@@ -211,7 +287,8 @@ pub fn json_list(pks: &[i64]) -> String {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(&pk.to_string());
+        use std::fmt::Write;
+        let _ = write!(s, "{pk}");
     }
     s.push(']');
     s
@@ -242,6 +319,8 @@ mod tests {
         assert_eq!(ix.source_dest(false, "location", &v("p1")), Vec::<i64>::new());
         assert_eq!(ix.naming_glns(&v("0614141000012")), vec![1, 3, 4]);
         assert_eq!(json_list(&[1, 3, 4]), "[1,3,4]");
+        assert_eq!(intersect(&[1, 3, 4, 9], &[2, 3, 9, 10]), vec![3, 9]);
+        assert_eq!(intersect(&[1, 3], &[]), Vec::<i64>::new());
         assert_eq!(json_list(&[]), "[]");
     }
 }
