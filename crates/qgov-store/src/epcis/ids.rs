@@ -44,6 +44,12 @@ pub struct EventIds {
 }
 
 impl EventIds {
+    /// An empty map that will hold the events above `mark` (to be merged into one that holds
+    /// those up to it).
+    pub fn above(mark: i64) -> Self {
+        EventIds { mark, ..Default::default() }
+    }
+
     pub fn mark(&self) -> i64 {
         self.mark
     }
@@ -113,8 +119,7 @@ impl EventIds {
 /// Reads the events above `ids`' mark on a connection of its own, without holding the lock
 /// while it reads (a large store at start: seconds), then merges them in.
 pub fn read_native(ids: &std::sync::Mutex<EventIds>, path: &str) -> Result<()> {
-    let from = ids.lock().unwrap_or_else(|p| p.into_inner()).mark;
-    let mut fresh = EventIds { mark: from, ..Default::default() };
+    let mut fresh = EventIds::above(ids.lock().unwrap_or_else(|p| p.into_inner()).mark);
     fresh.catch_up_native(&mut RawConn::open(path)?)?;
     ids.lock().unwrap_or_else(|p| p.into_inner()).merge(fresh);
     Ok(())

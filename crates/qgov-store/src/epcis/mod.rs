@@ -950,8 +950,14 @@ impl NativeWriter {
             conn.exec("BEGIN IMMEDIATE")
         })();
         // Under the write lock and before this transaction writes anything: what other
-        // processes committed since this writer last looked.
-        let begun = begun.and_then(|()| self.ids().catch_up_native(conn));
+        // processes committed since this writer last looked (read without holding the map,
+        // which queries use meanwhile; at the first capture of a large store that is long).
+        let begun = begun.and_then(|()| {
+            let mut fresh = ids::EventIds::above(self.ids().mark());
+            fresh.catch_up_native(conn)?;
+            self.ids().merge(fresh);
+            Ok(())
+        });
         if let Err(e) = begun {
             if conn.in_transaction() {
                 let _ = conn.exec("ROLLBACK");
