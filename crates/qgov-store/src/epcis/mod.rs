@@ -1600,8 +1600,19 @@ impl Store {
         {
             let mut placed: Option<Vec<i64>> = None;
             let mut on_places: Vec<&Filter> = Vec::new();
-            let event_ids = self.epcis_ids().await?;
-            let places = self.epcis_places().await?;
+            // Each in-memory index is caught up only when this query reads it.
+            let by_event_id = q.filters.iter().any(|f| matches!(f, Filter::Text(query::TextColumn::EventId, _)));
+            let by_place = matches!(scope, EventScope::Entity(_))
+                || q.filters.iter().any(|f| {
+                    matches!(
+                        f,
+                        Filter::SourceDest { .. }
+                            | Filter::Text(query::TextColumn::ReadPoint | query::TextColumn::BizLocation, _)
+                            | Filter::WithDescendants(..)
+                    )
+                });
+            let event_ids = if by_event_id { self.epcis_ids().await? } else { None };
+            let places = if by_place { self.epcis_places().await? } else { None };
             for f in &q.filters {
                 if let (Some(ids), Filter::Text(query::TextColumn::EventId, values)) = (event_ids, f) {
                     // The keys the hashes name, and the eventIDs themselves (a hash may be shared).
