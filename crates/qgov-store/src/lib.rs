@@ -114,12 +114,13 @@ impl Store {
         let mut opts = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
         let mut epcis_writer = None;
         let epcis_ids = (engine == Engine::Sqlite).then(std::sync::Arc::<std::sync::Mutex<_>>::default);
+        let epcis_places = (engine == Engine::Sqlite).then(std::sync::Arc::<tokio::sync::Mutex<_>>::default);
         let url = if engine == Engine::Sqlite {
             let path = sqlite_path(url);
             // An in-memory database is private to its connection: no second writer on it.
             if !path.is_empty() && !path.contains(":memory:") && !url.contains("mode=memory") {
-                let ids = epcis_ids.clone().expect("SQLite");
-                epcis_writer = Some(std::sync::Arc::new(epcis::NativeWriter::new(path.clone(), ids)));
+                let (ids, places) = (epcis_ids.clone().expect("SQLite"), epcis_places.clone().expect("SQLite"));
+                epcis_writer = Some(std::sync::Arc::new(epcis::NativeWriter::new(path.clone(), ids, places)));
             }
             if let Some(dir) = std::path::Path::new(&path).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -144,7 +145,6 @@ impl Store {
         if engine == Engine::Sqlite {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let epcis_places = (engine == Engine::Sqlite).then(Default::default);
         Ok(Self { pool, engine, epcis_writer, epcis_ids, epcis_places })
     }
 

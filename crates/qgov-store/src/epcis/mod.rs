@@ -626,6 +626,28 @@ impl Batch {
         ]
     }
 
+    /// Moves the place columns of the (keyed, stored) rows into `fresh`.
+    fn take_places(&mut self, fresh: &mut places::Fresh) {
+        let text = |v: &mut V| match v {
+            V::T(t) => t.take(),
+            _ => None,
+        };
+        for row in self.events.vals.chunks_mut(EVENT_COLS.len()) {
+            if let V::I(Some(pk)) = row[0] {
+                let places = PLACE_COLS.map(|c| text(&mut row[c]));
+                fresh.events.push((pk, places));
+            }
+        }
+        for row in self.source_dest.vals.chunks_mut(self.source_dest.cols.len()) {
+            if let [V::I(Some(pk)), direction, kind, id, gln] = row {
+                let destination = matches!(direction, V::T(Some(d)) if d == "destination");
+                if let (Some(kind), Some(id)) = (text(kind), text(id)) {
+                    fresh.source_dest.push((*pk, destination, kind, id, text(gln)));
+                }
+            }
+        }
+    }
+
     /// The tables in insertion order.
     fn tables(self) -> [Rows; 10] {
         [
@@ -664,8 +686,9 @@ const JOB_COLS: &[&str] = &[
     "captured_by_entity",
 ];
 
-/// Position of `record_time` and `body` in [`EVENT_COLS`].
+/// Position of `record_time`, the place columns and `body` in [`EVENT_COLS`].
 const RECORD_TIME_COL: usize = 5;
+const PLACE_COLS: [usize; 4] = [9, 11, 10, 12];
 const BODY_COL: usize = 19;
 
 /// A capture document turned into rows before the writer is free, on the caller's thread:
@@ -862,6 +885,8 @@ pub(crate) struct NativeWriter {
     commits: std::sync::atomic::AtomicU64,
     /// The store's eventIDs in memory (shared with its queries, see `ids.rs`).
     ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>,
+    /// The store's place index, which takes each group's rows as it commits (`places.rs`).
+    places: std::sync::Arc<tokio::sync::Mutex<places::PlaceIndex>>,
 }
 
 /// The new events of a group's captures so far: not yet committed, so not yet in
@@ -879,13 +904,18 @@ impl std::fmt::Debug for NativeWriter {
 }
 
 impl NativeWriter {
-    pub(crate) fn new(path: String, ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>) -> Self {
+    pub(crate) fn new(
+        path: String,
+        ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>,
+        places: std::sync::Arc<tokio::sync::Mutex<places::PlaceIndex>>,
+    ) -> Self {
         NativeWriter {
             path,
             conn: std::sync::Mutex::new(None),
             queue: Default::default(),
             commits: Default::default(),
             ids,
+            places,
         }
     }
 
@@ -966,6 +996,7 @@ impl NativeWriter {
             return;
         }
         let mut staged = Staged::default();
+        let mut fresh = places::Fresh::default();
         // A savepoint makes SQLite copy every page the document touches into its statement
         // journal (WAL mode), so a document alone runs without one: its failure rolls back the
         // whole transaction, which holds nothing else.
@@ -1003,6 +1034,8 @@ impl NativeWriter {
                     staged.by_hash.entry(ids::hash(id)).or_default().push(pk);
                     staged.rows.push((pk, id.clone()));
                 }
+                fresh.keyed(last, out.stored.len());
+                r.capture.doc.batch.take_places(&mut fresh);
                 out
             });
             done.push((r.reply, outcome));
@@ -1017,6 +1050,10 @@ impl NativeWriter {
                 .map(|()| {
                     self.commits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     self.ids().absorb(staged.rows.iter().map(|(pk, id)| (*pk, id.as_str())));
+                    // Without waiting: a reader that holds the index reads these rows itself.
+                    if let Ok(mut ix) = self.places.try_lock() {
+                        ix.absorb(&fresh);
+                    }
                 })
                 .map_err(|e| e.to_string())
         };
@@ -2174,7 +2211,7 @@ mod tests {
         format!(
             r#"{{"type": "ObjectEvent", "action": "OBSERVE", "eventID": "urn:uuid:00000000-0000-4000-8000-{n:012}",
               "eventTime": "2024-05-05T08:00:00Z", "eventTimeZoneOffset": "+00:00",
-              "recordTime": "2000-01-01T00:00:00Z",
+              "recordTime": "2000-01-01T00:00:00Z", "readPoint": {{"id": "urn:epc:id:sgln:0614141.00777.{n}"}},
               "epcList": ["urn:epc:id:sgtin:0614141.107346.{n}"], "ex:n": "{n}"}}"#
         )
     }
@@ -2202,6 +2239,10 @@ mod tests {
         assert_eq!(dups, [id(2), id(1)]);
         let n = EVENT_COLS.len();
         assert_eq!((EVENT_COLS[RECORD_TIME_COL], EVENT_COLS[BODY_COL]), ("record_time", "body"));
+        assert_eq!(
+            PLACE_COLS.map(|c| EVENT_COLS[c]),
+            ["read_point", "biz_location", "read_point_gln", "biz_location_gln"]
+        );
         let rows: Vec<&[V]> = p.batch.events.vals.chunks(n).collect();
         assert_eq!(rows.len(), 2);
         for (row, (key, eid)) in rows.iter().zip([(42, id(1)), (43, id(3))]) {
@@ -2310,6 +2351,15 @@ mod tests {
                 .unwrap();
             assert_eq!(writer.ids().candidates(&id), vec![*pk]);
         }
+        // The place index took the committed rows from the writer, without reading them back.
+        let read_point = |n: u32| vec![format!("https://id.gs1.org/414/0614141007776/254/{n}")];
+        {
+            let ix = writer.places.try_lock().expect("no reader holds the place index");
+            assert_eq!(ix.mark(), 3);
+            for (n, pk) in [(1, 1), (2, 2), (3, 3)] {
+                assert_eq!(ix.at(places::Place::ReadPoint, &read_point(n), false), vec![pk]);
+            }
+        }
         // A document alone in its transaction (no savepoint) that fails after writing its
         // event rows leaves nothing either.
         let mut d = doc(&[4]);
@@ -2329,6 +2379,8 @@ mod tests {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
         assert_eq!(n, 3);
         assert_eq!(writer.ids().mark(), 3);
+        assert_eq!(writer.places.try_lock().expect("not held").mark(), 3);
+        assert!(writer.places.try_lock().unwrap().at(places::Place::ReadPoint, &read_point(4), false).is_empty());
         store.audit_verify().await.unwrap().expect("audit chain verifies");
         assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "record times grow with keys");
     }

@@ -48,6 +48,33 @@ pub struct PlaceIndex {
     source_dest: [HashMap<Box<str>, ById>; 2],
 }
 
+/// The places of events a writer has just committed, in key order: what
+/// [`PlaceIndex::refresh`] would read back from their rows.
+#[derive(Debug, Default)]
+pub struct Fresh {
+    /// The events' keys are `from + 1 ..= to`, every one of them here.
+    from: i64,
+    to: i64,
+    /// Keys were not one run (a capture keyed away from the previous one's end).
+    gapped: bool,
+    /// Key; read point, business location, their GLNs.
+    pub(crate) events: Vec<(i64, [Option<String>; 4])>,
+    /// Key, destination (or source), type, identifier, GLN.
+    pub(crate) source_dest: Vec<(i64, bool, String, String, Option<String>)>,
+}
+
+impl Fresh {
+    /// Notes that a capture keyed `count` events after `last`.
+    pub fn keyed(&mut self, last: i64, count: usize) {
+        if self.to == self.from {
+            self.from = last;
+        } else if self.to != last {
+            self.gapped = true;
+        }
+        self.to = last + count as i64;
+    }
+}
+
 /// Which location column a filter names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {
@@ -56,6 +83,11 @@ pub enum Place {
 }
 
 impl PlaceIndex {
+    /// Every event keyed up to here is indexed.
+    pub fn mark(&self) -> i64 {
+        self.mark
+    }
+
     /// Reads the events committed above the mark and indexes them.
     pub async fn refresh(&mut self, pool: &sqlx::AnyPool) -> Result<()> {
         loop {
@@ -108,6 +140,26 @@ impl PlaceIndex {
                 return Ok(());
             }
         }
+    }
+
+    /// Indexes the events a writer has just committed, when the index stands exactly where
+    /// they begin; otherwise (another process committed between, or a reader caught up on
+    /// them first) leaves them to [`PlaceIndex::refresh`], which reads the rows. Returns
+    /// whether it took them.
+    pub fn absorb(&mut self, fresh: &Fresh) -> bool {
+        if fresh.gapped || fresh.to <= fresh.from || self.mark != fresh.from {
+            return false;
+        }
+        // In key order across both lists, as `refresh` does.
+        let mut sd = fresh.source_dest.iter().peekable();
+        for (pk, [rp, bl, rp_gln, bl_gln]) in &fresh.events {
+            self.add_event(*pk, rp.as_deref(), bl.as_deref(), rp_gln.as_deref(), bl_gln.as_deref());
+            while let Some((at, destination, kind, id, gln)) = sd.next_if(|x| x.0 <= *pk) {
+                self.add_source_dest(*at, *destination, kind, id, gln.as_deref());
+            }
+        }
+        self.mark = fresh.to;
+        true
     }
 
     /// Reads the events above the mark on a native connection: what a large store does at
@@ -322,5 +374,39 @@ mod tests {
         assert_eq!(intersect(&[1, 3, 4, 9], &[2, 3, 9, 10]), vec![3, 9]);
         assert_eq!(intersect(&[1, 3], &[]), Vec::<i64>::new());
         assert_eq!(json_list(&[]), "[]");
+    }
+
+    /// What a writer hands over is indexed exactly as the rows read back would be, and only
+    /// where it continues the index.
+    #[test]
+    fn fresh_rows_continue_the_index_or_are_left_to_refresh() {
+        let sd = |pk, id: &str| (pk, true, "owning_party".to_owned(), id.to_owned(), Some("0614141000012".to_owned()));
+        let at = |pk, rp: &str| (pk, [Some(rp.to_owned()), None, None, None]);
+        let mut ix = PlaceIndex::default();
+        // Two captures of one group, keys 1–2 and 3.
+        let mut fresh = Fresh::default();
+        fresh.keyed(0, 2);
+        fresh.keyed(2, 1);
+        fresh.events = vec![at(1, "a"), at(2, "b"), at(3, "a")];
+        fresh.source_dest = vec![sd(2, "p1"), sd(2, "p2"), sd(3, "p1")];
+        assert!(ix.absorb(&fresh));
+        assert_eq!(ix.mark(), 3);
+        assert_eq!(ix.at(Place::ReadPoint, &["a".into()], false), vec![1, 3]);
+        assert_eq!(ix.source_dest(true, "owning_party", &["p1".into()]), vec![2, 3]);
+        assert_eq!(ix.naming_glns(&["0614141000012".into()]), vec![2, 3]);
+        // Not where the index stands (keys 5–6 after 4, which it lacks): left alone.
+        let mut later = Fresh::default();
+        later.keyed(4, 2);
+        later.events = vec![at(5, "a"), at(6, "a")];
+        assert!(!ix.absorb(&later));
+        assert_eq!(ix.mark(), 3);
+        assert_eq!(ix.at(Place::ReadPoint, &["a".into()], false), vec![1, 3]);
+        // Nor a group whose captures were keyed apart.
+        let mut gapped = Fresh::default();
+        gapped.keyed(3, 1);
+        gapped.keyed(5, 1);
+        gapped.events = vec![at(4, "a"), at(6, "a")];
+        assert!(!ix.absorb(&gapped));
+        assert_eq!(ix.mark(), 3);
     }
 }
