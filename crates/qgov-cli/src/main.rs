@@ -21,6 +21,9 @@ use std::process::ExitCode;
 /// mimalloc rather than glibc's allocator: a farm lot's trace or recall answer allocates and
 /// frees tens of thousands of small blocks beside a few large ones, and glibc spent about a
 /// fifth of such a request in `malloc`, `free` and `malloc_consolidate` (perf, 1 M events).
+/// Built without its transparent-huge-page advice (feature `no_thp`): a capture document
+/// builds and drops rows by the megabyte, and every fresh 2 MiB huge page the kernel had to
+/// zero cost about a tenth of a capture's CPU time (docs/BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
