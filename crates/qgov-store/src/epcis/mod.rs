@@ -848,6 +848,13 @@ struct CaptureRequest {
     reply: std::sync::mpsc::SyncSender<Result<CaptureOutcome>>,
 }
 
+/// WAL frames (4 KiB pages) after which the writer asks its checkpointer thread to copy them
+/// into the database, and after which it does so itself (the checkpointer cannot finish while
+/// the writer keeps appending; a checkpoint by the writer between two transactions does, and
+/// lets the WAL start over).
+const WAL_CHECKPOINT_ELSEWHERE: i32 = 16_384;
+const WAL_CHECKPOINT_MYSELF: i32 = 65_536;
+
 /// The most documents and events one transaction of the writer takes from its queue.
 const GROUP_DOCUMENTS: usize = 16;
 const GROUP_EVENTS: usize = 20_000;
@@ -887,6 +894,13 @@ pub(crate) struct NativeWriter {
     ids: std::sync::Arc<std::sync::Mutex<ids::EventIds>>,
     /// The store's place index, which takes each group's rows as it commits (`places.rs`).
     places: std::sync::Arc<tokio::sync::Mutex<places::PlaceIndex>>,
+    /// Wakes the checkpointer thread (started with the writer's connection), which copies
+    /// the WAL into the database beside the writer instead of inside its commits.
+    checkpoints: std::sync::OnceLock<std::sync::mpsc::SyncSender<()>>,
+    /// Checkpoints the checkpointer thread has run.
+    checkpointed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// [`WAL_CHECKPOINT_ELSEWHERE`] and [`WAL_CHECKPOINT_MYSELF`] (tests lower them).
+    wal_limits: (i32, i32),
 }
 
 /// The new events of a group's captures so far: not yet committed, so not yet in
@@ -916,6 +930,57 @@ impl NativeWriter {
             commits: Default::default(),
             ids,
             places,
+            checkpoints: std::sync::OnceLock::new(),
+            checkpointed: Default::default(),
+            wal_limits: (WAL_CHECKPOINT_ELSEWHERE, WAL_CHECKPOINT_MYSELF),
+        }
+    }
+
+    /// Opens the writer's connection, which leaves checkpoints to [`Self::after_commit`], and
+    /// starts the checkpointer thread on a connection of its own (once per writer). Without
+    /// that thread the writer checkpoints by itself.
+    fn open(&self) -> Result<native::RawConn> {
+        let mut conn = native::RawConn::open(&self.path)?;
+        conn.count_wal_frames();
+        if self.checkpoints.get().is_none() {
+            let started = native::RawConn::open(&self.path).and_then(|mut c| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+                let checkpointed = self.checkpointed.clone();
+                std::thread::Builder::new()
+                    .name("qgov-wal-checkpoint".into())
+                    .spawn(move || {
+                        // Ends when the writer (the sender) is dropped.
+                        while rx.recv().is_ok() {
+                            match c.checkpoint() {
+                                Ok(_) => drop(checkpointed.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
+                                Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                            }
+                        }
+                    })
+                    .map_err(|e| writer_error(format!("cannot start the checkpointer: {e}")))?;
+                Ok(tx)
+            });
+            match started {
+                Ok(tx) => drop(self.checkpoints.set(tx)),
+                Err(e) => tracing::warn!(error = %e, "the capture writer checkpoints by itself"),
+            }
+        }
+        Ok(conn)
+    }
+
+    /// After a commit: once the WAL has grown past [`WAL_CHECKPOINT_ELSEWHERE`] frames the
+    /// checkpointer is woken (a wake-up already pending is enough); past
+    /// [`WAL_CHECKPOINT_MYSELF`], or without a checkpointer, the writer copies what is left.
+    fn after_commit(&self, conn: &mut native::RawConn) {
+        let frames = conn.wal_frames();
+        let (elsewhere, myself) = self.wal_limits;
+        let checkpointer = self.checkpoints.get();
+        if frames >= myself || (checkpointer.is_none() && frames >= elsewhere) {
+            if let Err(e) = conn.checkpoint() {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        } else if let Some(tx) = checkpointer.filter(|_| frames >= elsewhere) {
+            let _ = tx.try_send(());
         }
     }
 
@@ -956,7 +1021,7 @@ impl NativeWriter {
                 group
             };
             if guard.is_none() {
-                match native::RawConn::open(&self.path) {
+                match self.open() {
                     Ok(c) => *guard = Some(c),
                     Err(e) => {
                         refuse_group(group, &e.to_string());
@@ -1057,6 +1122,7 @@ impl NativeWriter {
                 })
                 .map_err(|e| e.to_string())
         };
+        let wrote = committed.is_ok();
         if let Err(msg) = committed {
             if conn.in_transaction() {
                 let _ = conn.exec("ROLLBACK");
@@ -1069,6 +1135,10 @@ impl NativeWriter {
         }
         for (reply, outcome) in done {
             let _ = reply.send(outcome);
+        }
+        // The callers are answered: checkpointing, if due, no longer delays them.
+        if wrote {
+            self.after_commit(conn);
         }
     }
 
@@ -2383,6 +2453,54 @@ mod tests {
         assert!(writer.places.try_lock().unwrap().at(places::Place::ReadPoint, &read_point(4), false).is_empty());
         store.audit_verify().await.unwrap().expect("audit chain verifies");
         assert!(rows.windows(2).all(|w| w[0].2 <= w[1].2), "record times grow with keys");
+    }
+
+    /// The writer leaves the WAL alone below its limits, checkpoints itself past the second,
+    /// and has its checkpointer thread do it past the first: each shows as the database file
+    /// growing by the captured pages.
+    #[tokio::test]
+    async fn wal_checkpoints_by_the_writer_and_by_its_thread() {
+        let store = Store::connect(&crate::testing::fresh_database(crate::Engine::Sqlite).await).await.unwrap();
+        let path = store.epcis_writer.clone().expect("SQLite file: native writer").path.clone();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let capture = |limits: (i32, i32), first: u32| {
+            let mut w = NativeWriter::new(path.clone(), Default::default(), Default::default());
+            w.wal_limits = limits;
+            let numbers: Vec<u32> = (first..first + 300).collect();
+            let mut d = doc(&numbers);
+            let p = Prepared::new(&mut d, &format!("capture-{first}"), &Capturer::default());
+            let out = w
+                .capture(Capture {
+                    actor: Actor::system(),
+                    by: Capturer::default(),
+                    doc: p,
+                    doc_events: numbers.len(),
+                    behaviour: ErrorBehaviour::Rollback,
+                    refused: vec![],
+                    conflict_on_duplicate: false,
+                    capture_id: format!("capture-{first}"),
+                    created_at: now(),
+                })
+                .unwrap();
+            assert_eq!(out.stored.len(), numbers.len());
+            w
+        };
+        let before = size();
+        let quiet = capture((i32::MAX, i32::MAX), 1_000);
+        assert_eq!(size(), before, "no checkpoint below both limits");
+        assert_eq!(quiet.checkpointed.load(std::sync::atomic::Ordering::Relaxed), 0);
+        let _ = capture((i32::MAX, 1), 2_000);
+        let by_writer = size();
+        assert!(by_writer > before, "the writer checkpointed past its own limit");
+        let threaded = capture((1, i32::MAX), 3_000);
+        let waited = std::time::Instant::now();
+        while threaded.checkpointed.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            assert!(waited.elapsed() < std::time::Duration::from_secs(20), "the checkpointer never ran");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(size() > by_writer, "the checkpointer thread copied the third capture's pages");
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM epcis_events").fetch_one(store.pool()).await.unwrap();
+        assert_eq!(n, 900);
     }
 
     #[test]

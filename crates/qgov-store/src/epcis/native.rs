@@ -11,8 +11,9 @@ use super::V;
 use crate::{Result, StoreError};
 use libsqlite3_sys as ffi;
 use std::collections::HashMap;
-use std::ffi::{CStr, CString, c_int};
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// A column value read back.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +28,9 @@ pub(crate) enum Out {
 pub(crate) struct RawConn {
     db: NonNull<ffi::sqlite3>,
     stmts: HashMap<String, NonNull<ffi::sqlite3_stmt>>,
+    /// Frames in the WAL after this connection's last commit, when it counts them
+    /// ([`RawConn::count_wal_frames`]); boxed so that its address, which SQLite holds, stays put.
+    wal_frames: Option<Box<AtomicI32>>,
 }
 
 // SAFETY: the bundled SQLite is built thread-safe (SQLITE_THREADSAFE=1), so a connection and its
@@ -52,7 +56,7 @@ impl RawConn {
             return Err(db_error(format!("cannot open {path:?} (code {rc})")));
         };
         // From here on `Drop` closes the handle, also on the error paths below.
-        let mut conn = RawConn { db, stmts: HashMap::new() };
+        let mut conn = RawConn { db, stmts: HashMap::new(), wal_frames: None };
         if rc != ffi::SQLITE_OK {
             return Err(conn.error());
         }
@@ -63,13 +67,55 @@ impl RawConn {
         // This connection writes whole capture documents: a commit dirties thousands of index
         // pages. A 64 MiB cache keeps them from being re-read, and checkpointing every 16,384
         // WAL pages (64 MiB) instead of every 1,000 copies a page rewritten by consecutive
-        // captures into the database once (docs/BENCHMARKS.md). Durability is unchanged.
+        // captures into the database once (docs/BENCHMARKS.md). Durability is unchanged. (The
+        // capture writer goes further: it counts frames and has a thread of its own checkpoint,
+        // see `count_wal_frames`.)
         conn.exec("PRAGMA cache_size = -65536")?;
         conn.exec("PRAGMA wal_autocheckpoint = 16384")?;
         // Group commit runs each document in a savepoint, whose statement journal holds a copy
         // of every page the document touches: in memory, not in a temporary file.
         conn.exec("PRAGMA temp_store = MEMORY")?;
         Ok(conn)
+    }
+
+    /// From now on this connection counts the WAL's frames after each of its commits instead
+    /// of checkpointing itself (SQLite's automatic checkpoint is the WAL hook this replaces):
+    /// its owner checkpoints, or has it done elsewhere, by [`RawConn::wal_frames`].
+    pub fn count_wal_frames(&mut self) {
+        let cell = self.wal_frames.get_or_insert_with(Box::default);
+        let ctx = ptr::from_ref::<AtomicI32>(cell).cast_mut().cast::<c_void>();
+        // SAFETY: `db` is open; `ctx` points to the boxed counter, which lives as long as this
+        // connection (it is dropped after `Drop::drop` has closed the handle) and is only read
+        // and written atomically.
+        unsafe { ffi::sqlite3_wal_hook(self.db.as_ptr(), Some(count_frames), ctx) };
+    }
+
+    /// Frames in the WAL after this connection's last commit (0 unless it counts them).
+    pub fn wal_frames(&self) -> i32 {
+        self.wal_frames.as_ref().map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// A passive checkpoint: copies into the database every WAL frame no reader still needs,
+    /// without waiting for (or blocking) anyone. Returns the WAL's frames and how many of
+    /// them are now in the database; `None` when another connection is checkpointing.
+    pub fn checkpoint(&mut self) -> Result<Option<(i32, i32)>> {
+        let (mut log, mut done) = (0, 0);
+        // SAFETY: `db` is open; a null schema name means every attached database; the two
+        // out-pointers are valid for the call.
+        let rc = unsafe {
+            ffi::sqlite3_wal_checkpoint_v2(
+                self.db.as_ptr(),
+                ptr::null(),
+                ffi::SQLITE_CHECKPOINT_PASSIVE,
+                &mut log,
+                &mut done,
+            )
+        };
+        match rc {
+            ffi::SQLITE_OK => Ok(Some((log, done))),
+            ffi::SQLITE_BUSY => Ok(None),
+            _ => Err(self.error()),
+        }
     }
 
     /// The connection's last error message.
@@ -269,6 +315,20 @@ impl RowRef {
     }
 }
 
+/// The WAL hook of [`RawConn::count_wal_frames`]: records the frame count, checkpoints nothing.
+unsafe extern "C" fn count_frames(
+    ctx: *mut c_void,
+    _db: *mut ffi::sqlite3,
+    _name: *const c_char,
+    frames: c_int,
+) -> c_int {
+    // SAFETY: `ctx` is the counter boxed in the `RawConn` that registered this hook, alive
+    // while its connection is open (see `count_wal_frames`).
+    let cell = unsafe { &*ctx.cast_const().cast::<AtomicI32>() };
+    cell.store(frames, Ordering::Relaxed);
+    ffi::SQLITE_OK
+}
+
 impl Drop for RawConn {
     fn drop(&mut self) {
         for (_, s) in self.stmts.drain() {
@@ -313,6 +373,47 @@ mod tests {
         assert_eq!(seen, [(Out::Int(1), Out::Text("x1".into())), (Out::Int(2), Out::Text("x2".into()))]);
         assert!(c.each("SELECT nope FROM t", &[], |_| ()).is_err());
         drop(c);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn wal_frames_are_counted_and_left_for_another_connection_to_checkpoint() {
+        let dir = std::env::temp_dir().join(format!("qgov-native-{}", crate::random_secret()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("w.db");
+        std::fs::File::create(&path).unwrap();
+        let path = path.to_str().unwrap();
+        let mut c = RawConn::open(path).unwrap();
+        c.exec("PRAGMA journal_mode = WAL").unwrap();
+        // An automatic checkpoint every 10 frames, which counting replaces.
+        c.exec("PRAGMA wal_autocheckpoint = 10").unwrap();
+        c.count_wal_frames();
+        assert_eq!(c.wal_frames(), 0);
+        c.exec("CREATE TABLE t (a INTEGER, b TEXT)").unwrap();
+        let mut after = Vec::new();
+        for round in 0..3 {
+            c.exec("BEGIN IMMEDIATE").unwrap();
+            for i in 0..100 {
+                c.run(
+                    "INSERT INTO t (a, b) VALUES (?1, ?2)",
+                    &[V::I(Some(round * 100 + i)), V::T(Some("x".repeat(500)))],
+                )
+                .unwrap();
+            }
+            c.exec("COMMIT").unwrap();
+            after.push(c.wal_frames());
+        }
+        // Not checkpointed: the WAL only grew (an automatic checkpoint would have let the
+        // next commit start it over).
+        assert!(after[0] > 10 && after[0] < after[1] && after[1] < after[2], "{after:?}");
+        let mut other = RawConn::open(path).unwrap();
+        assert_eq!(other.checkpoint().unwrap(), Some((after[2], after[2])));
+        // Everything is in the database now, so the next commit starts the WAL over.
+        c.exec("BEGIN IMMEDIATE").unwrap();
+        c.run("INSERT INTO t (a, b) VALUES (1, 'y')", &[]).unwrap();
+        c.exec("COMMIT").unwrap();
+        assert!(c.wal_frames() < after[0], "{} frames", c.wal_frames());
+        drop((c, other));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -84,6 +84,7 @@ pub enum Place {
 
 impl PlaceIndex {
     /// Every event keyed up to here is indexed.
+    #[cfg(test)]
     pub fn mark(&self) -> i64 {
         self.mark
     }
