@@ -8,8 +8,8 @@
 //!
 //! On PostgreSQL, writes go through sqlx's `Any` driver like the rest of the store, as multi-row
 //! `INSERT … VALUES (…), (…)` statements of up to [`MAX_BINDS`] values. On SQLite a capture runs
-//! on the `NativeWriter`'s own connection instead (prepared single-row statements, see
-//! `native.rs`), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
+//! on the `NativeWriter`'s own connection instead (multi-row statements prepared once and
+//! reused, see `native.rs`), writing the same rows: `tests/epcis_native.rs` compares both paths table by table.
 
 mod bulk;
 pub(crate) mod ids;
@@ -298,15 +298,19 @@ impl Rows {
         self.vals.truncate(kept * n);
     }
 
-    /// Inserts the rows one by one through one prepared statement.
+    /// Inserts the rows [`NATIVE_ROWS`] at a time, each batch one multi-row `INSERT` (its
+    /// statement prepared once and kept): SQLite opens the table and each of its indexes once
+    /// per statement, so per batch instead of per row.
     fn insert_native(&self, conn: &mut native::RawConn) -> Result<()> {
         let n = self.cols.len();
-        if self.vals.is_empty() {
-            return Ok(());
+        for chunk in self.vals.chunks(NATIVE_ROWS * n) {
+            let rows = chunk.len() / n;
+            let one = format!("({})", vec!["?"; n].join(", "));
+            let sql =
+                format!("INSERT INTO {} ({}) VALUES {}", self.table, self.cols.join(", "), vec![one; rows].join(", "));
+            conn.run(&sql, chunk)?;
         }
-        let params: Vec<String> = (1..=n).map(|i| format!("?{i}")).collect();
-        let sql = format!("INSERT INTO {} ({}) VALUES ({})", self.table, self.cols.join(", "), params.join(", "));
-        conn.run_rows(&sql, &self.vals, n)
+        Ok(())
     }
 
     async fn insert(self, tx: &mut Transaction<'static, Any>) -> Result<()> {
@@ -855,6 +859,10 @@ struct CaptureRequest {
 const WAL_CHECKPOINT_ELSEWHERE: i32 = 16_384;
 const WAL_CHECKPOINT_MYSELF: i32 = 65_536;
 
+/// Rows per `INSERT` statement of the native writer (at most 30 columns: 1,920 parameters,
+/// well under SQLite's 32,766).
+const NATIVE_ROWS: usize = 64;
+
 /// The most documents and events one transaction of the writer takes from its queue.
 const GROUP_DOCUMENTS: usize = 16;
 const GROUP_EVENTS: usize = 20_000;
@@ -871,7 +879,7 @@ fn refuse_group(group: Vec<CaptureRequest>, msg: &str) {
 }
 
 /// The SQLite capture writer: one native connection of its own (opened on first use), on
-/// which captures run as `BEGIN IMMEDIATE … COMMIT` of prepared single-row statements. It
+/// which captures run as `BEGIN IMMEDIATE … COMMIT` of prepared multi-row statements. It
 /// writes exactly the rows the `Any` path writes (same [`Prepared`] rows, job row and audit
 /// rule); `tests/epcis_native.rs` compares both table by table.
 ///

@@ -1,4 +1,4 @@
-//! A native SQLite connection for bulk capture: single-row `INSERT`s prepared once and
+//! A native SQLite connection for bulk capture: multi-row `INSERT`s prepared once and
 //! reused (`bind` / `step` / `reset`), without sqlx's per-statement work (argument conversion
 //! through the `Any` driver, binding by parameter name, a channel round trip to the worker
 //! thread per statement).
@@ -265,15 +265,6 @@ impl RawConn {
     /// Runs a statement that returns no rows.
     pub fn run(&mut self, sql: &str, vals: &[V]) -> Result<()> {
         self.step(sql, vals, |_| ()).map(|_| ())
-    }
-
-    /// Runs a statement that returns no rows once per row of `n` values in `vals`.
-    pub fn run_rows(&mut self, sql: &str, vals: &[V], n: usize) -> Result<()> {
-        let stmt = self.stmt(sql)?;
-        for row in vals.chunks(n) {
-            self.step_prepared(stmt, row, |_| ())?;
-        }
-        Ok(())
     }
 
     /// The first row of a query, its first `n` columns.
