@@ -234,6 +234,8 @@ pub(crate) enum V {
     I(Option<i64>),
     R(Option<f64>),
     T(Option<String>),
+    /// Text known at compile time (roles, directions, scopes): no allocation per row.
+    S(&'static str),
 }
 
 struct Rows {
@@ -334,6 +336,7 @@ impl Rows {
                     // arrives as a FLOAT8 NULL, which is what the column is.
                     V::R(None) => q.bind(None::<f32>),
                     V::T(x) => q.bind(x.clone()),
+                    V::S(x) => q.bind(*x),
                 };
             }
             q.execute(&mut **tx).await?;
@@ -344,6 +347,9 @@ impl Rows {
 
 fn t(s: &str) -> V {
     V::T(Some(s.to_owned()))
+}
+fn st(s: &'static str) -> V {
+    V::S(s)
 }
 fn ot(s: Option<&str>) -> V {
     V::T(s.map(str::to_owned))
@@ -456,11 +462,11 @@ impl Batch {
         self.events.push([
             V::I(Some(pk)),
             t(event_id),
-            t(ev.event_type.as_str()),
+            st(ev.event_type.as_str()),
             V::I(Some(micros(&ev.event_time))),
             t(ev.event_time_zone_offset.as_str()),
             ts(ev.record_time.as_ref()),
-            ot(ev.action.map(|a| a.as_str())),
+            ev.action.map_or(V::T(None), |a| st(a.as_str())),
             ot(ev.biz_step.as_deref()),
             ot(ev.disposition.as_deref()),
             ot(rp),
@@ -483,11 +489,11 @@ impl Batch {
             ("output", &ev.output_epc_list),
         ] {
             for e in list {
-                self.epcs.push([pkv(), t(role), t(e.as_str())]);
+                self.epcs.push([pkv(), st(role), t(e.as_str())]);
             }
         }
         if let Some(p) = &ev.parent_id {
-            self.epcs.push([pkv(), t("parent"), t(p.as_str())]);
+            self.epcs.push([pkv(), st("parent"), t(p.as_str())]);
         }
         for (role, list) in [
             ("epc", &ev.quantity_list),
@@ -496,7 +502,13 @@ impl Batch {
             ("output", &ev.output_quantity_list),
         ] {
             for q in list {
-                self.quantities.push([pkv(), t(role), t(q.epc_class.as_str()), V::R(q.quantity), ot(q.uom.as_deref())]);
+                self.quantities.push([
+                    pkv(),
+                    st(role),
+                    t(q.epc_class.as_str()),
+                    V::R(q.quantity),
+                    ot(q.uom.as_deref()),
+                ]);
             }
         }
         for b in &ev.biz_transaction_list {
@@ -504,15 +516,15 @@ impl Batch {
         }
         for (dir, list) in [("source", &ev.source_list), ("destination", &ev.destination_list)] {
             for s in list {
-                self.source_dest.push([pkv(), t(dir), t(&s.kind), t(s.id.as_str()), V::T(gln_of(s.id.as_str()))]);
+                self.source_dest.push([pkv(), st(dir), t(&s.kind), t(s.id.as_str()), V::T(gln_of(s.id.as_str()))]);
             }
         }
         if let Some(p) = &ev.persistent_disposition {
             for d in &p.set {
-                self.persistent.push([pkv(), t("set"), t(d)]);
+                self.persistent.push([pkv(), st("set"), t(d)]);
             }
             for d in &p.unset {
-                self.persistent.push([pkv(), t("unset"), t(d)]);
+                self.persistent.push([pkv(), st("unset"), t(d)]);
             }
         }
         if let Some(d) = &ev.error_declaration {
@@ -600,7 +612,7 @@ impl Batch {
             };
             self.fields.push([
                 V::I(Some(pk)),
-                t(scope),
+                st(scope),
                 V::I(Some(depth)),
                 t(&f.ns),
                 t(&f.name),
@@ -644,7 +656,7 @@ impl Batch {
         }
         for row in self.source_dest.vals.chunks_mut(self.source_dest.cols.len()) {
             if let [V::I(Some(pk)), direction, kind, id, gln] = row {
-                let destination = matches!(direction, V::T(Some(d)) if d == "destination");
+                let destination = matches!(direction, V::S("destination"));
                 if let (Some(kind), Some(id)) = (text(kind), text(id)) {
                     fresh.source_dest.push((*pk, destination, kind, id, text(gln)));
                 }
@@ -724,7 +736,9 @@ impl Prepared {
                 continue;
             }
             key += 1;
-            let body = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference).to_string();
+            // Straight into bytes: `Display` for a JSON value goes through a formatter adapter.
+            let value = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference);
+            let body = serde_json::to_string(&value).expect("a JSON value always serialises");
             batch.add(key, ev, id, body, capture_id, by);
             events.push((id.to_owned(), Some(key)));
         }

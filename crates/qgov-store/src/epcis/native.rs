@@ -227,10 +227,8 @@ impl RawConn {
                 match v {
                     V::I(Some(x)) => ffi::sqlite3_bind_int64(s, idx, *x),
                     V::R(Some(x)) => ffi::sqlite3_bind_double(s, idx, *x),
-                    V::T(Some(t)) => match c_int::try_from(t.len()) {
-                        Ok(n) => ffi::sqlite3_bind_text(s, idx, t.as_ptr().cast(), n, ffi::SQLITE_STATIC()),
-                        Err(_) => ffi::SQLITE_TOOBIG,
-                    },
+                    V::T(Some(t)) => bind_text(s, idx, t),
+                    V::S(t) => bind_text(s, idx, t),
                     V::I(None) | V::R(None) | V::T(None) => ffi::sqlite3_bind_null(s, idx),
                 }
             };
@@ -303,6 +301,18 @@ impl RowRef {
                 }
             }
         }
+    }
+}
+
+/// Binds `t` to parameter `idx` of `s` without copying (SQLITE_STATIC).
+///
+/// # Safety
+/// `s` must be a live statement, and the binding must be cleared before `t` is released.
+unsafe fn bind_text(s: *mut ffi::sqlite3_stmt, idx: c_int, t: &str) -> c_int {
+    match c_int::try_from(t.len()) {
+        // SAFETY: per this function's contract; `t` is valid for `n` bytes.
+        Ok(n) => unsafe { ffi::sqlite3_bind_text(s, idx, t.as_ptr().cast(), n, ffi::SQLITE_STATIC()) },
+        Err(_) => ffi::SQLITE_TOOBIG,
     }
 }
 
