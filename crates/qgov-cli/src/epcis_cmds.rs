@@ -365,8 +365,7 @@ pub async fn bench_capture(a: BenchCaptureArgs) -> Result<ExitCode> {
         let mut doc = qgov_epcis::parse_any(&bytes).map_err(|p| anyhow::anyhow!("{p}"))?;
         qgov_epcis::assign_missing_event_ids(&mut doc);
         for ev in &doc.events {
-            let body =
-                qgov_epcis::json::event_to_value(ev, &doc.namespaces, qgov_epcis::EpcFormat::NoPreference).to_string();
+            let body = qgov_epcis::json::event_json(ev, &doc.namespaces, qgov_epcis::EpcFormat::NoPreference);
             let mut tx = store.pool().begin().await?;
             sqlx::query("INSERT INTO bench_naive (event_id, body) VALUES ($1, $2)")
                 .bind(ev.event_id.clone().unwrap_or_default())

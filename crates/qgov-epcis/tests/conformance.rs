@@ -482,3 +482,31 @@ fn conformance_openepcis_invalid_documents_are_refused() {
     assert!(accepted.is_empty(), "accepted invalid documents:\n{}", accepted.join("\n"));
     assert!(refused >= 25, "too few invalid documents ({refused})");
 }
+
+/// The event body a capture stores, written directly, is the text the `serde_json::Value`
+/// path writes, for every event of every official and OpenEPCIS example, in every identifier
+/// form.
+#[test]
+fn conformance_event_bodies_written_directly_equal_the_value_path() {
+    let Some(root) = root() else { return };
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for p in files(&root, &["jsonld", "json", "xml"]) {
+        let Ok(doc) = parse_path(&p, ReadOptions { lenient_xml_order: true }) else { continue };
+        for (i, ev) in doc.events.iter().enumerate() {
+            for format in [EpcFormat::NoPreference, EpcFormat::DigitalLink, EpcFormat::EpcUrn] {
+                let by_value = serde_json::to_string(&json::event_to_value(ev, &doc.namespaces, format)).unwrap();
+                let direct = json::event_json(ev, &doc.namespaces, format);
+                checked += 1;
+                if direct != by_value {
+                    failures.push(format!(
+                        "{} event {i} ({format:?}):\n  direct {direct}\n  value  {by_value}",
+                        p.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {checked} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 300, "only {checked} events compared");
+}

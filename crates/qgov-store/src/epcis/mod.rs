@@ -736,9 +736,7 @@ impl Prepared {
                 continue;
             }
             key += 1;
-            // Straight into bytes: `Display` for a JSON value goes through a formatter adapter.
-            let value = qgov_epcis::json::event_to_value(ev, &doc.namespaces, EpcFormat::NoPreference);
-            let body = serde_json::to_string(&value).expect("a JSON value always serialises");
+            let body = qgov_epcis::json::event_json(ev, &doc.namespaces, EpcFormat::NoPreference);
             batch.add(key, ev, id, body, capture_id, by);
             events.push((id.to_owned(), Some(key)));
         }
