@@ -21,7 +21,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::ident::canonical_for_hash;
+use crate::ident::{Epc, canonical_for_hash};
 use crate::model::*;
 use crate::vocab::VocabKind;
 
@@ -75,7 +75,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
     kv(&mut s, "eventTimeZoneOffset", ev.event_time_zone_offset.as_str());
     sorted_into(&mut s, ev.certification_info.iter().map(|c| format!("certificationInfo={}", canon(c))).collect());
     if let Some(p) = &ev.parent_id {
-        kv(&mut s, "parentID", &canon(p.as_str()));
+        kv(&mut s, "parentID", &canon_epc(p));
     }
     epcs(&mut s, "epcList", &ev.epc_list);
     epcs(&mut s, "inputEPCList", &ev.input_epc_list);
@@ -89,7 +89,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
         kv(&mut s, "action", a.as_str());
     }
     if let Some(t) = &ev.transformation_id {
-        kv(&mut s, "transformationID", &canon(t.as_str()));
+        kv(&mut s, "transformationID", &canon_epc(t));
     }
     if let Some(b) = &ev.biz_step {
         kv(&mut s, "bizStep", &VocabKind::BizStep.to_web_uri(b));
@@ -110,7 +110,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
     for (name, loc) in [("readPoint", &ev.read_point), ("bizLocation", &ev.biz_location)] {
         if let Some(l) = loc {
             s.push_str(name);
-            kv(&mut s, "id", &canon(l.id.as_str()));
+            kv(&mut s, "id", &canon_epc(&l.id));
             sorted_into(&mut s, l.extensions.iter().map(ext_string).collect());
         }
     }
@@ -133,7 +133,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
                 if let Some(k) = &b.kind {
                     kv(&mut x, "type", &VocabKind::BizTransactionType.to_web_uri(k));
                 }
-                kv(&mut x, "bizTransaction", &canon(b.id.as_str()));
+                kv(&mut x, "bizTransaction", &canon_epc(&b.id));
                 x
             })
             .collect();
@@ -148,7 +148,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
                 .map(|sd| {
                     let mut x = String::new();
                     kv(&mut x, "type", &VocabKind::SourceDestType.to_web_uri(&sd.kind));
-                    kv(&mut x, item, &canon(sd.id.as_str()));
+                    kv(&mut x, item, &canon_epc(&sd.id));
                     x
                 })
                 .collect();
@@ -168,7 +168,7 @@ pub fn pre_hash(ev: &Event, ignore: &IgnoreList) -> String {
         .iter()
         .flat_map(|e| e.reports.iter())
         .filter_map(|r| r.biz_rules.as_ref())
-        .map(|b| format!("sensorReportbizRules={}", canon(b.as_str())))
+        .map(|b| format!("sensorReportbizRules={}", canon_epc(b)))
         .collect();
     if !report_rules.is_empty() {
         rest.push(format!("sensorElementListsensorElement{}", {
@@ -222,7 +222,7 @@ fn epcs(s: &mut String, name: &str, list: &[crate::ident::Epc]) {
         return;
     }
     s.push_str(name);
-    sorted_into(s, list.iter().map(|e| format!("epc={}", canon(e.as_str()))).collect());
+    sorted_into(s, list.iter().map(|e| format!("epc={}", canon_epc(e))).collect());
 }
 
 fn quantities(s: &mut String, name: &str, list: &[QuantityElement]) {
@@ -234,7 +234,7 @@ fn quantities(s: &mut String, name: &str, list: &[QuantityElement]) {
         .iter()
         .map(|q| {
             let mut x = String::from("quantityElement");
-            kv(&mut x, "epcClass", &canon(q.epc_class.as_str()));
+            kv(&mut x, "epcClass", &canon_epc(&q.epc_class));
             if let Some(n) = q.quantity {
                 kv(&mut x, "quantity", &python_float(n));
             }
@@ -264,7 +264,7 @@ fn sensor_element(e: &SensorElement) -> String {
             ("bizRules", &m.biz_rules),
         ] {
             if let Some(v) = v {
-                kv(&mut x, k, &canon(v.as_str()));
+                kv(&mut x, k, &canon_epc(v));
             }
         }
         sorted_into(&mut x, m.extensions.iter().map(ext_string).collect());
@@ -293,7 +293,7 @@ fn sensor_report(r: &SensorReport) -> String {
         ("dataProcessingMethod", &r.data_processing_method),
     ] {
         if let Some(v) = v {
-            kv(&mut x, k, &canon(v.as_str()));
+            kv(&mut x, k, &canon_epc(v));
         }
     }
     if let Some(t) = &r.time {
@@ -361,6 +361,13 @@ fn ext_string(f: &ExtField) -> String {
         return s;
     }
     if f.ns.is_empty() { format!("{}{s}", f.name) } else { format!("{{{}}}{}{s}", f.ns, f.name) }
+}
+
+/// [`canon`] of an identifier: a GS1 key is held as its canonical Digital Link already, which
+/// canonicalisation leaves as it is (a fixed point, tested in `ident.rs`), so it is not parsed
+/// again.
+fn canon_epc(e: &Epc) -> std::borrow::Cow<'_, str> {
+    if e.is_gs1_key() { std::borrow::Cow::Borrowed(e.as_str()) } else { std::borrow::Cow::Owned(canon(e.as_str())) }
 }
 
 /// CBV 2.0 §8.9.3 value canonicalisation for free values: CBV URNs to web URIs, numbers to
