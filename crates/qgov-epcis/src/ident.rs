@@ -341,7 +341,10 @@ fn all_digits(s: &str) -> bool {
 }
 
 fn with_check(digits: &str) -> String {
-    format!("{digits}{}", gs1_check_digit(digits))
+    let mut s = String::with_capacity(digits.len() + 1);
+    s.push_str(digits);
+    s.push(char::from(b'0' + gs1_check_digit(digits)));
+    s
 }
 
 fn check_digit_ok(full: &str) -> bool {
@@ -715,12 +718,12 @@ fn parse_digital_link(s: &str) -> Result<Option<Gs1Key>, IdError> {
     Ok(None)
 }
 
-fn split_parts(rest: &str, n: usize, scheme: &str) -> Result<Vec<String>, IdError> {
+fn split_parts<'a>(rest: &'a str, n: usize, scheme: &str) -> Result<Vec<&'a str>, IdError> {
     let parts: Vec<&str> = rest.split('.').collect();
     if parts.len() != n {
         return err(format!("urn:epc {scheme} needs {n} dot-separated parts, got `{rest}`"));
     }
-    Ok(parts.into_iter().map(str::to_string).collect())
+    Ok(parts)
 }
 
 fn gcp_of(scheme: &str, cp: &str) -> Result<u8, IdError> {
@@ -747,15 +750,15 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
     let out = match (kind, scheme) {
         ("id", "sgtin") | ("class", "lgtin") | ("id", "upui") => {
             let p = split_parts(body, 3, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "indicator and item reference", &p[1], 13 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "indicator and item reference", p[1], 13 - p[0].len())?;
             let gtin = with_check(&format!("{}{}{}", &p[1][..1], p[0], &p[1][1..]));
             let (ai, what) = match scheme {
                 "sgtin" => ("21", "serial"),
                 "lgtin" => ("10", "lot"),
                 _ => ("235", "third-party serial"),
             };
-            let v = urn_unescape(what, &p[2])?;
+            let v = urn_unescape(what, p[2])?;
             check_qualifier(ai, &v)?;
             (key("01", gtin, vec![(ai, v)]), gcp)
         }
@@ -764,8 +767,8 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
             if p[2] != "*" {
                 return err(format!("urn:epc:idpat:sgtin `{body}`: only the class pattern `CP.IIR.*` is supported"));
             }
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "indicator and item reference", &p[1], 13 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "indicator and item reference", p[1], 13 - p[0].len())?;
             (key("01", with_check(&format!("{}{}{}", &p[1][..1], p[0], &p[1][1..])), vec![]), gcp)
         }
         // TDS 2.x §8: class-level patterns of keys that also exist without a serial.
@@ -774,8 +777,8 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
             if p[2] != "*" {
                 return err(format!("urn:epc:idpat:{scheme} `{body}`: only the class pattern `CP.REF.*` is supported"));
             }
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "reference", &p[1], 12 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "reference", p[1], 12 - p[0].len())?;
             let base = with_check(&format!("{}{}", p[0], p[1]));
             let (ai, v) = match scheme {
                 "grai" => ("8003", format!("0{base}")),
@@ -789,10 +792,10 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
             if p[4] != "*" {
                 return err(format!("urn:epc:idpat:itip `{body}`: only the class pattern is supported"));
             }
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "indicator and item reference", &p[1], 13 - p[0].len())?;
-            need_digits(scheme, "piece", &p[2], 2)?;
-            need_digits(scheme, "total", &p[3], 2)?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "indicator and item reference", p[1], 13 - p[0].len())?;
+            need_digits(scheme, "piece", p[2], 2)?;
+            need_digits(scheme, "total", p[3], 2)?;
             let gtin = with_check(&format!("{}{}{}", &p[1][..1], p[0], &p[1][1..]));
             (key("8006", format!("{gtin}{}{}", p[2], p[3]), vec![]), gcp)
         }
@@ -801,43 +804,43 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
             if p[2] != "*" {
                 return err(format!("urn:epc:idpat:cpi `{body}`: only the class pattern is supported"));
             }
-            let gcp = gcp_of(scheme, &p[0])?;
-            let v = format!("{}{}", p[0], percent_decode(&p[1])?);
+            let gcp = gcp_of(scheme, p[0])?;
+            let v = format!("{}{}", p[0], percent_decode(p[1])?);
             check_key_value("8010", &v)?;
             (key("8010", v, vec![]), gcp)
         }
         ("id", "sscc") => {
             let p = split_parts(body, 2, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "serial reference", &p[1], 17 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "serial reference", p[1], 17 - p[0].len())?;
             (key("00", with_check(&format!("{}{}{}", &p[1][..1], p[0], &p[1][1..])), vec![]), gcp)
         }
         ("id", "sgln") => {
             let p = split_parts(body, 3, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "location reference", &p[1], 12 - p[0].len())?;
-            let ext = urn_unescape("GLN extension", &p[2])?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "location reference", p[1], 12 - p[0].len())?;
+            let ext = urn_unescape("GLN extension", p[2])?;
             let q = if ext == "0" { vec![] } else { vec![("254", ext)] };
             (key("414", with_check(&format!("{}{}", p[0], p[1])), q), gcp)
         }
         ("id", "pgln") => {
             let p = split_parts(body, 2, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "party reference", &p[1], 12 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "party reference", p[1], 12 - p[0].len())?;
             (key("417", with_check(&format!("{}{}", p[0], p[1])), vec![]), gcp)
         }
         ("id", "grai") => {
             let p = split_parts(body, 3, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "asset type", &p[1], 12 - p[0].len())?;
-            let ser = urn_unescape("GRAI serial", &p[2])?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "asset type", p[1], 12 - p[0].len())?;
+            let ser = urn_unescape("GRAI serial", p[2])?;
             check_cs82("GRAI serial", &ser, 16)?;
             (key("8003", format!("0{}{ser}", with_check(&format!("{}{}", p[0], p[1]))), vec![]), gcp)
         }
         ("id", "giai") | ("id", "ginc") => {
             let p = split_parts(body, 2, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            let r = urn_unescape("reference", &p[1])?;
+            let gcp = gcp_of(scheme, p[0])?;
+            let r = urn_unescape("reference", p[1])?;
             let v = format!("{}{r}", p[0]);
             let ai = if scheme == "giai" { "8004" } else { "401" };
             check_key_value(ai, &v)?;
@@ -845,16 +848,16 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
         }
         ("id", "gsrn") | ("id", "gsrnp") => {
             let p = split_parts(body, 2, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "service reference", &p[1], 17 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "service reference", p[1], 17 - p[0].len())?;
             let ai = if scheme == "gsrn" { "8018" } else { "8017" };
             (key(ai, with_check(&format!("{}{}", p[0], p[1])), vec![]), gcp)
         }
         ("id", "gdti") | ("id", "sgcn") => {
             let p = split_parts(body, 3, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "document type", &p[1], 12 - p[0].len())?;
-            let ser = urn_unescape("serial", &p[2])?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "document type", p[1], 12 - p[0].len())?;
+            let ser = urn_unescape("serial", p[2])?;
             let ai = if scheme == "gdti" { "253" } else { "255" };
             let v = format!("{}{ser}", with_check(&format!("{}{}", p[0], p[1])));
             check_key_value(ai, &v)?;
@@ -862,29 +865,29 @@ fn epc_urn_to_key(rest: &str) -> Result<Option<(Gs1Key, u8)>, IdError> {
         }
         ("id", "gsin") => {
             let p = split_parts(body, 2, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "shipper reference", &p[1], 16 - p[0].len())?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "shipper reference", p[1], 16 - p[0].len())?;
             (key("402", with_check(&format!("{}{}", p[0], p[1])), vec![]), gcp)
         }
         ("id", "itip") => {
             let p = split_parts(body, 5, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            need_digits(scheme, "indicator and item reference", &p[1], 13 - p[0].len())?;
-            need_digits(scheme, "piece", &p[2], 2)?;
-            need_digits(scheme, "total", &p[3], 2)?;
+            let gcp = gcp_of(scheme, p[0])?;
+            need_digits(scheme, "indicator and item reference", p[1], 13 - p[0].len())?;
+            need_digits(scheme, "piece", p[2], 2)?;
+            need_digits(scheme, "total", p[3], 2)?;
             let gtin = with_check(&format!("{}{}{}", &p[1][..1], p[0], &p[1][1..]));
-            let ser = urn_unescape("serial", &p[4])?;
+            let ser = urn_unescape("serial", p[4])?;
             check_qualifier("21", &ser)?;
             (key("8006", format!("{gtin}{}{}", p[2], p[3]), vec![("21", ser)]), gcp)
         }
         ("id", "cpi") => {
             let p = split_parts(body, 3, scheme)?;
-            let gcp = gcp_of(scheme, &p[0])?;
-            let part = percent_decode(&p[1])?;
+            let gcp = gcp_of(scheme, p[0])?;
+            let part = percent_decode(p[1])?;
             let v = format!("{}{part}", p[0]);
             check_key_value("8010", &v)?;
-            check_qualifier("8011", &p[2])?;
-            (key("8010", v, vec![("8011", p[2].clone())]), gcp)
+            check_qualifier("8011", p[2])?;
+            (key("8010", v, vec![("8011", p[2].to_owned())]), gcp)
         }
         // Non-GS1 schemes of TDS §6.3 (and pattern/class forms we do not convert): kept verbatim
         // after a light shape check.
