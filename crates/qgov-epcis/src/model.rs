@@ -185,34 +185,36 @@ impl Timestamp {
         // A leap second (60) is clamped to 59.999…, as xsd:dateTime has no leap seconds.
         let (second, nanos) = if second == 60 { (59, 999_999_999) } else { (second, nanos) };
         let t = time::Time::from_hms_nano(hour as u8, minute as u8, second as u8, nanos).map_err(|_| bad())?;
-        Ok(Timestamp(time::PrimitiveDateTime::new(date, t).assume_offset(offset)))
+        let at = time::PrimitiveDateTime::new(date, t).assume_offset(offset);
+        // Its UTC form, rounded to the millisecond (the event hash), must be a date too: a year
+        // 9999 late in the day west of Greenwich is year 10000 in UTC.
+        at.checked_to_offset(UtcOffset::UTC)
+            .and_then(|u| u.checked_add(time::Duration::milliseconds(1)))
+            .ok_or_else(|| format!("`{s}` lies beyond year 9999 in UTC"))?;
+        Ok(Timestamp(at))
     }
 
     /// RFC 3339 with the original offset, milliseconds when the fraction fits, else nanoseconds.
     pub fn to_rfc3339(&self) -> String {
         let t = self.0;
         let off = t.offset();
-        let mut s = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
+        let mut s = String::with_capacity(35);
+        push_date_time(&mut s, t);
         let n = t.nanosecond();
+        s.push('.');
         if n.is_multiple_of(1_000_000) {
-            s.push_str(&format!(".{:03}", n / 1_000_000));
+            push_padded(&mut s, n / 1_000_000, 3);
         } else {
-            s.push_str(&format!(".{n:09}"));
+            push_padded(&mut s, n, 9);
         }
         if off.is_utc() {
             s.push('Z');
         } else {
             let (h, m, _) = off.as_hms();
-            let sign = if off.is_negative() { '-' } else { '+' };
-            s.push_str(&format!("{sign}{:02}:{:02}", h.abs(), m.abs()));
+            s.push(if off.is_negative() { '-' } else { '+' });
+            push_padded(&mut s, u32::from(h.unsigned_abs()), 2);
+            s.push(':');
+            push_padded(&mut s, u32::from(m.unsigned_abs()), 2);
         }
         s
     }
@@ -223,16 +225,51 @@ impl Timestamp {
         let t = self.0.to_offset(UtcOffset::UTC);
         let rounded = t + time::Duration::nanoseconds(500_000);
         let t = if rounded.millisecond() == t.millisecond() && rounded.second() == t.second() { t } else { rounded };
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        )
+        let mut s = String::with_capacity(24);
+        push_date_time(&mut s, t);
+        s.push('.');
+        push_padded(&mut s, u32::from(t.millisecond()), 3);
+        s.push('Z');
+        s
+    }
+}
+
+/// `n` in decimal, zero-padded to `width` digits (a capture writes two times per event, and
+/// `format!` was a measurable part of that).
+fn push_padded(s: &mut String, mut n: u32, width: usize) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in buf.len() - i..width {
+        s.push('0');
+    }
+    s.extend(buf[i..].iter().map(|&d| char::from(d)));
+}
+
+/// `YYYY-MM-DDTHH:MM:SS`, as `{:04}-{:02}-…` writes it (years outside 0–9999 through
+/// `format!` itself).
+fn push_date_time(s: &mut String, t: time::OffsetDateTime) {
+    let Ok(year) = u32::try_from(t.year()).map_err(drop).and_then(|y| if y <= 9999 { Ok(y) } else { Err(()) }) else {
+        s.push_str(&format!("{:04}", t.year()));
+        return push_rest(s, t);
+    };
+    push_padded(s, year, 4);
+    push_rest(s, t);
+
+    fn push_rest(s: &mut String, t: time::OffsetDateTime) {
+        for (sep, v) in
+            [('-', u8::from(t.month())), ('-', t.day()), ('T', t.hour()), (':', t.minute()), (':', t.second())]
+        {
+            s.push(sep);
+            push_padded(s, u32::from(v), 2);
+        }
     }
 }
 
@@ -565,4 +602,71 @@ pub enum LeafKind {
     Bool,
     /// JSON null.
     Null,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `to_rfc3339` and `to_utc_millis` wrote with `format!`, for comparison.
+    fn by_format(t: time::OffsetDateTime, millis_utc: bool) -> String {
+        let date = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        if millis_utc {
+            return format!("{date}.{:03}Z", t.millisecond());
+        }
+        let n = t.nanosecond();
+        let frac = if n.is_multiple_of(1_000_000) { format!(".{:03}", n / 1_000_000) } else { format!(".{n:09}") };
+        let off = t.offset();
+        let zone = if off.is_utc() {
+            "Z".to_owned()
+        } else {
+            let (h, m, _) = off.as_hms();
+            format!("{}{:02}:{:02}", if off.is_negative() { '-' } else { '+' }, h.abs(), m.abs())
+        };
+        format!("{date}{frac}{zone}")
+    }
+
+    #[test]
+    fn times_are_written_as_format_wrote_them() {
+        let mut n = 0;
+        for s in [
+            "2024-05-01T00:00:00Z",
+            "0001-01-01T00:00:00.5+14:00",
+            "9999-12-31T23:59:59.999999999+12:00",
+            "2019-10-07T15:00:00.123456789+05:30",
+            "2019-10-07T15:00:00.000001-00:30",
+            "2020-02-29T09:05:07.0405+01:00",
+            "2026-12-07T23:59:59.9995Z",
+            "0099-07-04T01:02:03.010Z",
+        ] {
+            let t = Timestamp::parse(s).unwrap();
+            assert_eq!(t.to_rfc3339(), by_format(t.0, false), "{s}");
+            let utc = t.0.to_offset(UtcOffset::UTC);
+            let rounded = utc + time::Duration::nanoseconds(500_000);
+            let r = if rounded.millisecond() == utc.millisecond() && rounded.second() == utc.second() {
+                utc
+            } else {
+                rounded
+            };
+            assert_eq!(t.to_utc_millis(), by_format(r, true), "{s}");
+            n += 1;
+        }
+        assert_eq!(n, 8);
+        for beyond in ["9999-12-31T23:59:59-12:00", "9999-12-31T23:59:59.9995Z"] {
+            assert!(Timestamp::parse(beyond).unwrap_err().contains("beyond year 9999"), "{beyond}");
+        }
+        let mut s = String::new();
+        push_padded(&mut s, 0, 3);
+        push_padded(&mut s, 1234, 2);
+        push_padded(&mut s, u32::MAX, 1);
+        assert_eq!(s, "0001234".to_owned() + &u32::MAX.to_string());
+    }
 }
