@@ -1471,6 +1471,21 @@ impl Out {
         self.str(v);
     }
 
+    /// `k` with an array of objects, each object's members written by `member`.
+    fn objects<T>(&mut self, k: &str, items: &[T], mut member: impl FnMut(&mut Out, &T)) {
+        self.key(k);
+        self.0.push(b'[');
+        for (i, x) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push(b',');
+            }
+            self.0.push(b'{');
+            member(self, x);
+            self.0.push(b'}');
+        }
+        self.0.push(b']');
+    }
+
     fn list(&mut self, k: &str, items: impl IntoIterator<Item = String>) {
         self.key(k);
         self.0.push(b'[');
@@ -1539,13 +1554,7 @@ impl Writer<'_> {
             ("outputQuantityList", &ev.output_quantity_list),
         ] {
             if !l.is_empty() {
-                o.key(k);
-                o.0.push(b'[');
-                for (i, q) in l.iter().enumerate() {
-                    if i > 0 {
-                        o.0.push(b',');
-                    }
-                    o.0.push(b'{');
+                o.objects(k, l, |o, q| {
                     o.text("epcClass", &q.epc_class.render(self.format));
                     if let Some(x) = q.quantity {
                         o.field("quantity", &num(x));
@@ -1553,9 +1562,7 @@ impl Writer<'_> {
                     if let Some(u) = &q.uom {
                         o.text("uom", u);
                     }
-                    o.0.push(b'}');
-                }
-                o.0.push(b']');
+                });
             }
         }
         if let Some(a) = ev.action {
@@ -1594,37 +1601,21 @@ impl Writer<'_> {
             }
         }
         if !ev.biz_transaction_list.is_empty() {
-            o.key("bizTransactionList");
-            o.0.push(b'[');
-            for (i, b) in ev.biz_transaction_list.iter().enumerate() {
-                if i > 0 {
-                    o.0.push(b',');
-                }
-                o.0.push(b'{');
+            o.objects("bizTransactionList", &ev.biz_transaction_list, |o, b| {
                 if let Some(k) = &b.kind {
                     o.text("type", k);
                 }
                 o.text("bizTransaction", &b.id.render(self.format));
-                o.0.push(b'}');
-            }
-            o.0.push(b']');
+            });
         }
         for (k, item, l) in
             [("sourceList", "source", &ev.source_list), ("destinationList", "destination", &ev.destination_list)]
         {
             if !l.is_empty() {
-                o.key(k);
-                o.0.push(b'[');
-                for (i, sd) in l.iter().enumerate() {
-                    if i > 0 {
-                        o.0.push(b',');
-                    }
-                    o.0.push(b'{');
+                o.objects(k, l, |o, sd| {
                     o.text("type", &sd.kind);
                     o.text(item, &sd.id.render(self.format));
-                    o.0.push(b'}');
-                }
-                o.0.push(b']');
+                });
             }
         }
         if !ev.sensor_element_list.is_empty() {
